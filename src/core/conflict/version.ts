@@ -1,0 +1,151 @@
+import { canonicalJson, sha256Hex } from '../codec/canonical.js';
+import { assertHlc, formatHlc, type Hlc } from '../clock/hlc.js';
+import { assertNodeId } from '../clock/node-ids.js';
+import { VectorClock } from '../clock/vector-clock.js';
+import { DwcpError, InvalidVersionError } from '../errors.js';
+
+/** Resource ids: `vm/<id>`, `host/<node id>`, `crdt/<name>`; printable, no `..`, at most 200 characters. */
+export const RESOURCE_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+
+/**
+ * One version of a resource. `digest` covers the content (data and tombstone flag) in canonical form;
+ * `id` covers everything (resource, clock, hlc, origin, digest), so it names this exact version on
+ * every node.
+ */
+export interface Version<T = unknown> {
+  readonly id: string;
+  readonly resourceId: string;
+  readonly clock: VectorClock;
+  readonly hlc: Hlc;
+  readonly origin: string;
+  /** The content; `null` for a tombstone. */
+  readonly data: T;
+  /** A tombstone: the resource was deleted by this version. */
+  readonly deleted: boolean;
+  readonly digest: string;
+}
+
+export interface VersionInit<T> {
+  readonly resourceId: string;
+  readonly clock: VectorClock;
+  readonly hlc: Hlc;
+  readonly origin: string;
+  readonly data: T;
+  readonly deleted?: boolean;
+}
+
+/** The JSON (wire and API) form of a version. */
+export interface VersionJSON {
+  id: string;
+  resourceId: string;
+  clock: Record<string, number>;
+  hlc: Hlc;
+  origin: string;
+  data: unknown;
+  deleted?: boolean;
+  digest: string;
+}
+
+export function assertResourceId(resourceId: unknown, where = 'resource id'): asserts resourceId is string {
+  if (typeof resourceId !== 'string' || !RESOURCE_ID_PATTERN.test(resourceId)) {
+    throw new InvalidVersionError(
+      `invalid ${where} ${JSON.stringify(resourceId)}: expected up to 200 characters of [A-Za-z0-9._:/-] without '..'`,
+      { resourceId },
+    );
+  }
+}
+
+export function contentDigest(data: unknown, deleted: boolean): string {
+  return sha256Hex((deleted ? 'T' : 'D') + canonicalJson(data)).slice(0, 32);
+}
+
+function versionId(resourceId: string, clock: VectorClock, hlc: Hlc, origin: string, digest: string): string {
+  return sha256Hex(`${resourceId}\n${clock.toString()}\n${formatHlc(hlc)}\n${origin}\n${digest}`).slice(0, 24);
+}
+
+/** Create a version, computing its digest and id. Validates ids and clocks; data must encode canonically. */
+export function createVersion<T>(init: VersionInit<T>): Version<T> {
+  assertResourceId(init.resourceId);
+  assertNodeId(init.origin, 'origin node id');
+  assertHlc(init.hlc);
+  const deleted = init.deleted ?? false;
+  const data = (deleted ? null : init.data) as T;
+  const digest = contentDigest(data, deleted);
+  return Object.freeze({
+    id: versionId(init.resourceId, init.clock, init.hlc, init.origin, digest),
+    resourceId: init.resourceId,
+    clock: init.clock,
+    hlc: init.hlc,
+    origin: init.origin,
+    data,
+    deleted,
+    digest,
+  });
+}
+
+export function versionToJSON(v: Version): VersionJSON {
+  const out: VersionJSON = {
+    id: v.id,
+    resourceId: v.resourceId,
+    clock: v.clock.toJSON(),
+    hlc: { wall: v.hlc.wall, logical: v.hlc.logical },
+    origin: v.origin,
+    data: v.data,
+    digest: v.digest,
+  };
+  if (v.deleted) out.deleted = true;
+  return out;
+}
+
+/**
+ * Decode an untrusted version. Recomputes digest and id and refuses a version whose claimed digest or
+ * id does not match its content. Every failure is an {@link InvalidVersionError} naming the field.
+ */
+export function versionFromJSON(input: unknown, where = 'version'): Version {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidVersionError(`${where} must be an object`, { where });
+  }
+  const o = input as Record<string, unknown>;
+  try {
+    assertResourceId(o.resourceId, `${where}.resourceId`);
+    if (typeof o.clock !== 'object' || o.clock === null || Array.isArray(o.clock)) {
+      throw new InvalidVersionError(`${where}.clock must be an object {nodeId: counter}`, { where });
+    }
+    const clock = VectorClock.from(o.clock as Record<string, number>);
+    assertHlc(o.hlc, `${where}.hlc`);
+    assertNodeId(o.origin, `${where}.origin`);
+    if (o.deleted !== undefined && typeof o.deleted !== 'boolean') {
+      throw new InvalidVersionError(`${where}.deleted must be a boolean`, { where });
+    }
+    const v = createVersion({
+      resourceId: o.resourceId,
+      clock,
+      hlc: { wall: o.hlc.wall, logical: o.hlc.logical },
+      origin: o.origin,
+      data: o.data,
+      deleted: o.deleted === true,
+    });
+    if (o.digest !== v.digest) {
+      throw new InvalidVersionError(`${where}.digest does not match its content`, { where, claimed: o.digest });
+    }
+    if (o.id !== v.id) {
+      throw new InvalidVersionError(`${where}.id does not match its content`, { where, claimed: o.id });
+    }
+    return v;
+  } catch (err) {
+    if (err instanceof InvalidVersionError) throw err;
+    if (err instanceof DwcpError) {
+      throw new InvalidVersionError(`${where}: ${err.message}`, { where, cause: err.code });
+    }
+    throw err;
+  }
+}
+
+/** Deterministic total order on versions: by (hlc, origin, id). Used wherever an order must not depend on arrival. */
+export function compareVersions(a: Version, b: Version): number {
+  if (a.hlc.wall !== b.hlc.wall) return a.hlc.wall < b.hlc.wall ? -1 : 1;
+  if (a.hlc.logical !== b.hlc.logical) return a.hlc.logical < b.hlc.logical ? -1 : 1;
+  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  return 0;
+}
