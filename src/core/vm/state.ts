@@ -1,0 +1,181 @@
+import type { JsonValue } from '../codec/canonical.js';
+import { DwcpError } from '../errors.js';
+
+export const POWER_STATES = ['running', 'paused', 'stopped', 'crashed'] as const;
+export type PowerState = (typeof POWER_STATES)[number];
+
+export const MIGRATION_STATUSES = ['none', 'pending', 'migrating', 'completed', 'failed'] as const;
+export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
+
+export interface NetworkInterface {
+  name: string;
+  mac?: string;
+  ip?: string;
+  [extra: string]: unknown;
+}
+
+export interface DiskConfig {
+  path: string;
+  size_gb: number;
+  [extra: string]: unknown;
+}
+
+/**
+ * A VM's replicated state (INTERFACE.md). Unknown fields are kept as they are (JSON values).
+ * `host` is the node id of the hypervisor host the VM is placed on.
+ */
+export interface VMState {
+  id: string;
+  host: string;
+  power_state: PowerState;
+  cpu_allocation: number;
+  memory_mb: number;
+  network_config: { interfaces: NetworkInterface[]; [extra: string]: unknown };
+  disk_config: DiskConfig[];
+  snapshot_id: string | null;
+  migration_status: MigrationStatus;
+  [extra: string]: unknown;
+}
+
+/** A host's own announced record (`host/<node id>`), used for capacity invariants. */
+export interface HostRecord {
+  id: string;
+  capacity: { cpu: number; memory_mb: number };
+  labels: Record<string, string>;
+}
+
+/** A VM state or host record with a wrong type or value. `meta.field` is the dotted path. */
+export class InvalidVmStateError extends DwcpError {
+  constructor(message: string, meta: Record<string, unknown> = {}) {
+    super('ERR_INVALID_VM_STATE', message, meta);
+  }
+}
+
+const VM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** The resource id of a VM. */
+export function vmResourceId(vmId: string): string {
+  return `vm/${vmId}`;
+}
+
+export function hostResourceId(nodeId: string): string {
+  return `host/${nodeId}`;
+}
+
+export function assertVmId(id: unknown, field = 'id'): asserts id is string {
+  if (typeof id !== 'string' || !VM_ID.test(id)) {
+    throw new InvalidVmStateError(
+      `${field} must be 1-128 characters of [A-Za-z0-9._-] starting with a letter or digit, got ${JSON.stringify(id)}`,
+      { field },
+    );
+  }
+}
+
+/**
+ * Validate an untrusted VM state and return it normalised: optional fields get their defaults
+ * (`network_config: {interfaces: []}`, `disk_config: []`, `snapshot_id: null`, `migration_status: 'none'`);
+ * unknown fields are kept. Throws {@link InvalidVmStateError} naming the field and what was expected.
+ */
+export function parseVmState(input: unknown, where = 'vm'): VMState {
+  if (!isPlainObject(input)) throw bad(where, 'an object');
+  const o = input;
+  assertVmId(o.id, `${where}.id`);
+  if (typeof o.host !== 'string' || o.host.length === 0 || o.host.length > 64) {
+    throw bad(`${where}.host`, 'a host node id (non-empty string, at most 64 characters)', o.host);
+  }
+  if (!(POWER_STATES as readonly unknown[]).includes(o.power_state)) {
+    throw bad(`${where}.power_state`, `one of ${POWER_STATES.join(', ')}`, o.power_state);
+  }
+  const cpu = o.cpu_allocation;
+  if (typeof cpu !== 'number' || !Number.isInteger(cpu) || cpu < 0 || cpu > 1_000_000) {
+    throw bad(`${where}.cpu_allocation`, 'a non-negative integer (vCPUs)', cpu);
+  }
+  const mem = o.memory_mb;
+  if (typeof mem !== 'number' || !Number.isInteger(mem) || mem < 0 || mem > 2 ** 40) {
+    throw bad(`${where}.memory_mb`, 'a non-negative integer (MiB)', mem);
+  }
+  const net = o.network_config === undefined ? { interfaces: [] } : o.network_config;
+  if (!isPlainObject(net)) throw bad(`${where}.network_config`, 'an object {interfaces: [...]}', net);
+  const ifaces = net.interfaces === undefined ? [] : net.interfaces;
+  if (!Array.isArray(ifaces)) throw bad(`${where}.network_config.interfaces`, 'an array', ifaces);
+  const interfaces = ifaces.map((nic, i) => parseInterface(nic, `${where}.network_config.interfaces[${i}]`));
+  const disks = o.disk_config === undefined ? [] : o.disk_config;
+  if (!Array.isArray(disks)) throw bad(`${where}.disk_config`, 'an array of {path, size_gb}', disks);
+  const disk_config = disks.map((d, i) => parseDisk(d, `${where}.disk_config[${i}]`));
+  const snap = o.snapshot_id === undefined ? null : o.snapshot_id;
+  if (snap !== null && (typeof snap !== 'string' || snap.length > 256)) {
+    throw bad(`${where}.snapshot_id`, 'a string or null', snap);
+  }
+  const mig = o.migration_status === undefined ? 'none' : o.migration_status;
+  if (!(MIGRATION_STATUSES as readonly unknown[]).includes(mig)) {
+    throw bad(`${where}.migration_status`, `one of ${MIGRATION_STATUSES.join(', ')}`, mig);
+  }
+  return {
+    ...(o as Record<string, JsonValue>),
+    id: o.id,
+    host: o.host,
+    power_state: o.power_state as PowerState,
+    cpu_allocation: cpu,
+    memory_mb: mem,
+    network_config: { ...(net as Record<string, JsonValue>), interfaces },
+    disk_config,
+    snapshot_id: snap,
+    migration_status: mig as MigrationStatus,
+  };
+}
+
+function parseInterface(nic: unknown, where: string): NetworkInterface {
+  if (!isPlainObject(nic)) throw bad(where, 'an object {name, mac?, ip?}', nic);
+  if (typeof nic.name !== 'string' || nic.name.length === 0 || nic.name.length > 64) {
+    throw bad(`${where}.name`, 'a non-empty interface name', nic.name);
+  }
+  if (nic.mac !== undefined && (typeof nic.mac !== 'string' || !MAC.test(nic.mac))) {
+    throw bad(`${where}.mac`, 'a MAC address like 52:54:00:12:34:56', nic.mac);
+  }
+  if (nic.ip !== undefined && (typeof nic.ip !== 'string' || nic.ip.length === 0 || nic.ip.length > 64)) {
+    throw bad(`${where}.ip`, 'an IP address string', nic.ip);
+  }
+  const out = { ...(nic as Record<string, JsonValue>), name: nic.name } as NetworkInterface;
+  if (typeof nic.mac === 'string') out.mac = nic.mac.toLowerCase();
+  return out;
+}
+
+function parseDisk(d: unknown, where: string): DiskConfig {
+  if (!isPlainObject(d)) throw bad(where, 'an object {path, size_gb}', d);
+  if (typeof d.path !== 'string' || d.path.length === 0 || d.path.length > 4096) {
+    throw bad(`${where}.path`, 'a non-empty path', d.path);
+  }
+  if (typeof d.size_gb !== 'number' || !Number.isFinite(d.size_gb) || d.size_gb < 0) {
+    throw bad(`${where}.size_gb`, 'a non-negative number (GiB)', d.size_gb);
+  }
+  return { ...(d as Record<string, JsonValue>), path: d.path, size_gb: d.size_gb };
+}
+
+/** Validate a host record (`host/<id>`). */
+export function parseHostRecord(input: unknown, where = 'host'): HostRecord {
+  if (!isPlainObject(input)) throw bad(where, 'an object {id, capacity, labels}', input);
+  if (typeof input.id !== 'string' || input.id.length === 0) throw bad(`${where}.id`, 'a node id', input.id);
+  const cap = input.capacity;
+  if (!isPlainObject(cap)) throw bad(`${where}.capacity`, 'an object {cpu, memory_mb}', cap);
+  if (typeof cap.cpu !== 'number' || !Number.isInteger(cap.cpu) || cap.cpu < 0) {
+    throw bad(`${where}.capacity.cpu`, 'a non-negative integer', cap.cpu);
+  }
+  if (typeof cap.memory_mb !== 'number' || !Number.isInteger(cap.memory_mb) || cap.memory_mb < 0) {
+    throw bad(`${where}.capacity.memory_mb`, 'a non-negative integer', cap.memory_mb);
+  }
+  const labels = input.labels === undefined ? {} : input.labels;
+  if (!isPlainObject(labels) || !Object.values(labels).every((v) => typeof v === 'string')) {
+    throw bad(`${where}.labels`, 'an object of string values', labels);
+  }
+  return { id: input.id, capacity: { cpu: cap.cpu, memory_mb: cap.memory_mb }, labels: labels as Record<string, string> };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bad(field: string, expected: string, got?: unknown): InvalidVmStateError {
+  const shown = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
+  return new InvalidVmStateError(`${field}: expected ${expected}, got ${shown}`, { field, expected });
+}
