@@ -15,6 +15,7 @@ export const SUBLEVELS = [
   'leases', // vm id → ownership lease
   'identity', // node identity
   'meta', // metadata (schema version, counters)
+  'conflicts', // conflict id → conflict record (status, decision)
   'quarantine', // sublevel/key → undecodable record, kept for an operator
 ] as const;
 export type Sublevel = (typeof SUBLEVELS)[number];

@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
-import { StoreClosedError, StoreLockedError, StoreWriteError } from '../store-errors.js';
+import { StoreClosedError, StoreLockedError, StoreWriteError } from '../../replica/store-errors.js';
 
 export interface LevelStoreInit {
   /** The LevelDB directory. */

@@ -1,5 +1,5 @@
 import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
-import { StoreClosedError } from '../store-errors.js';
+import { StoreClosedError } from '../../replica/store-errors.js';
 
 /**
  * The in-memory store used by unit tests and simulations. It keeps sorted keys per sublevel and can
