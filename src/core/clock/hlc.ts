@@ -1,3 +1,4 @@
+import { describeValue } from '../codec/describe.js';
 import { ClockDriftError, InvalidClockError } from '../errors.js';
 
 /**
@@ -30,10 +31,10 @@ export function assertHlc(value: unknown, where = 'hlc'): asserts value is Hlc {
   }
   const { wall, logical } = value as Record<string, unknown>;
   if (typeof wall !== 'number' || !Number.isSafeInteger(wall) || wall < 0) {
-    throw new InvalidClockError(`${where}.wall must be a non-negative integer (ms), got ${JSON.stringify(wall)}`, { where });
+    throw new InvalidClockError(`${where}.wall must be a non-negative integer (ms), got ${describeValue(wall)}`, { where });
   }
   if (typeof logical !== 'number' || !Number.isInteger(logical) || logical < 0 || logical > MAX_LOGICAL) {
-    throw new InvalidClockError(`${where}.logical must be an integer in [0, ${MAX_LOGICAL}], got ${JSON.stringify(logical)}`, {
+    throw new InvalidClockError(`${where}.logical must be an integer in [0, ${MAX_LOGICAL}], got ${describeValue(logical)}`, {
       where,
     });
   }
@@ -44,9 +45,10 @@ export function formatHlc(h: Hlc): string {
   return `${h.wall}.${h.logical.toString().padStart(4, '0')}`;
 }
 
+/** Parse {@link formatHlc}'s output (the logical part may also be written without padding). */
 export function parseHlc(text: string): Hlc {
-  const m = /^(\d{1,16})\.(\d{1,5})$/.exec(text);
-  if (!m) throw new InvalidClockError(`malformed hlc ${JSON.stringify(text)}: expected <wall>.<logical>`, { text });
+  const m = typeof text === 'string' ? /^(\d{1,16})\.(\d{1,5})$/.exec(text) : null;
+  if (!m) throw new InvalidClockError(`malformed hlc ${describeValue(text)}: expected <wall>.<logical>`, { text });
   const h = { wall: Number(m[1]), logical: Number(m[2]) };
   assertHlc(h);
   return h;
@@ -69,8 +71,15 @@ export class HlcClock {
   readonly maxDriftMs: number;
 
   constructor(init: HlcClockInit = {}) {
-    this.last = init.last ?? HLC_ZERO;
-    this.maxDriftMs = init.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
+    const last = init.last ?? HLC_ZERO;
+    assertHlc(last, 'initial hlc');
+    const maxDriftMs = init.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
+    // A NaN bound would silently switch the drift check off.
+    if (typeof maxDriftMs !== 'number' || Number.isNaN(maxDriftMs) || maxDriftMs < 0) {
+      throw new InvalidClockError(`maxDriftMs must be a non-negative number, got ${describeValue(maxDriftMs)}`, { maxDriftMs });
+    }
+    this.last = { wall: last.wall, logical: last.logical };
+    this.maxDriftMs = maxDriftMs;
   }
 
   /** The latest timestamp issued or observed. */
@@ -80,7 +89,7 @@ export class HlcClock {
 
   /** A timestamp for a local event at physical time `physicalMs`. */
   now(physicalMs: number): Hlc {
-    const pt = Math.floor(physicalMs);
+    const pt = physicalTime(physicalMs);
     const l = this.last;
     const next = pt > l.wall ? { wall: pt, logical: 0 } : bump(l);
     this.last = next;
@@ -94,7 +103,7 @@ export class HlcClock {
    */
   update(remote: Hlc, physicalMs: number): Hlc {
     assertHlc(remote, 'remote hlc');
-    const pt = Math.floor(physicalMs);
+    const pt = physicalTime(physicalMs);
     if (remote.wall - pt > this.maxDriftMs) {
       throw new ClockDriftError(
         `remote hlc ${formatHlc(remote)} is ${remote.wall - pt} ms ahead of local time (limit ${this.maxDriftMs} ms)`,
@@ -111,6 +120,16 @@ export class HlcClock {
     this.last = next;
     return next;
   }
+}
+
+/** Whole milliseconds of a physical time reading; a non-finite reading would poison the clock for good. */
+function physicalTime(physicalMs: number): number {
+  if (typeof physicalMs !== 'number' || !Number.isFinite(physicalMs) || physicalMs > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidClockError(`physical time must be a finite number of ms up to 2^53 - 1, got ${describeValue(physicalMs)}`, {
+      physicalMs: describeValue(physicalMs),
+    });
+  }
+  return Math.floor(physicalMs);
 }
 
 function bump(h: Hlc): Hlc {

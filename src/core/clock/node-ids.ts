@@ -1,3 +1,4 @@
+import { describeValue } from '../codec/describe.js';
 import { InvalidClockError } from '../errors.js';
 
 /** Node ids are short configured names (hostnames): letters, digits, `.`, `_`, `-`; 1–64 characters. */
@@ -40,7 +41,7 @@ export function nodeIdAt(index: number): string {
 export function assertNodeId(nodeId: unknown, where = 'node id'): asserts nodeId is string {
   if (typeof nodeId !== 'string' || !NODE_ID_PATTERN.test(nodeId)) {
     throw new InvalidClockError(
-      `invalid ${where} ${JSON.stringify(nodeId)}: expected 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit`,
+      `invalid ${where} ${describeValue(nodeId)}: expected 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit`,
       { nodeId },
     );
   }

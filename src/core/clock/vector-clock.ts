@@ -1,3 +1,4 @@
+import { describeValue } from '../codec/describe.js';
 import { InvalidClockError } from '../errors.js';
 import { assertNodeId, internNodeId, lookupNodeId, nodeIdAt } from './node-ids.js';
 
@@ -26,17 +27,30 @@ export class VectorClock {
 
   static readonly EMPTY: VectorClock = new VectorClock(EMPTY);
 
-  /** Build a clock from `{nodeId: counter}` or entries; validates every id and counter. */
+  /**
+   * Build a clock from `{nodeId: counter}` or `[nodeId, counter]` entries, in any order; zero counters are
+   * dropped. Validates every id and counter and refuses a node id given twice (even with a zero counter).
+   */
   static from(entries: Readonly<Record<string, number>> | Iterable<readonly [string, number]>): VectorClock {
-    const pairs: Iterable<readonly [string, unknown]> =
-      Symbol.iterator in entries ? entries : Object.entries(entries);
+    if (typeof entries !== 'object' || entries === null) {
+      throw new InvalidClockError(`vector clock must be an object or an iterable of entries, got ${describeValue(entries)}`, {});
+    }
+    const pairs: Iterable<unknown> = Symbol.iterator in entries ? entries : Object.entries(entries);
+    const seen = new Set<string>();
     const idx: number[] = [];
     const vals: number[] = [];
-    let count = 0;
-    for (const [nodeId, counter] of pairs) {
+    for (const pair of pairs) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new InvalidClockError(`vector clock entry must be a [nodeId, counter] pair, got ${describeValue(pair)}`, {});
+      }
+      const [nodeId, counter] = pair as [unknown, unknown];
       assertNodeId(nodeId, 'node id in vector clock');
       assertCounter(counter, nodeId);
-      if (++count > MAX_CLOCK_ENTRIES) {
+      if (seen.has(nodeId)) {
+        throw new InvalidClockError(`node id ${nodeId} appears twice in vector clock`, { nodeId });
+      }
+      seen.add(nodeId);
+      if (seen.size > MAX_CLOCK_ENTRIES) {
         throw new InvalidClockError(`vector clock has more than ${MAX_CLOCK_ENTRIES} entries`, { limit: MAX_CLOCK_ENTRIES });
       }
       if (counter === 0) continue;
@@ -47,14 +61,8 @@ export class VectorClock {
     let max = 0;
     for (const i of idx) if (i > max) max = i;
     const c = new Float64Array(max + 1);
-    for (let k = 0; k < idx.length; k++) {
-      const i = idx[k]!;
-      if (c[i] !== 0) {
-        throw new InvalidClockError(`node id ${nodeIdAt(i)} appears twice in vector clock`, { nodeId: nodeIdAt(i) });
-      }
-      c[i] = vals[k]!;
-    }
-    return new VectorClock(trim(c));
+    for (let k = 0; k < idx.length; k++) c[idx[k]!] = vals[k]!;
+    return new VectorClock(c);
   }
 
   /** The counter of a node (0 if absent). */
@@ -131,7 +139,11 @@ export class VectorClock {
     return out;
   }
 
-  /** `{nodeId: counter}` with keys in sorted order (canonical JSON form). */
+  /**
+   * `{nodeId: counter}`, zeros omitted, keys inserted in sorted order. Note that JavaScript lists
+   * integer-like keys (node ids such as `"7"`) first whatever the insertion order, so `JSON.stringify`
+   * of this object is not canonical for such ids: use `canonicalJson` (which sorts) or {@link encode}.
+   */
   toJSON(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [k, v] of this.entries()) out[k] = v;
@@ -145,7 +157,10 @@ export class VectorClock {
       .join(',');
   }
 
-  /** Parse the text form produced by {@link toString}. */
+  /**
+   * Parse the text form produced by {@link toString}. Entries may come in any order (the result is the
+   * same clock); malformed entries, bad ids or counters and repeated ids are refused.
+   */
   static parse(text: string): VectorClock {
     if (typeof text !== 'string') throw new InvalidClockError('vector clock text must be a string', {});
     if (text === '') return VectorClock.EMPTY;
@@ -154,7 +169,7 @@ export class VectorClock {
       const colon = part.lastIndexOf(':');
       const digits = colon < 0 ? '' : part.slice(colon + 1);
       if (colon < 0 || !/^\d{1,16}$/.test(digits)) {
-        throw new InvalidClockError(`malformed vector clock entry ${JSON.stringify(part)}: expected name:counter`, {
+        throw new InvalidClockError(`malformed vector clock entry ${describeValue(part)}: expected name:counter`, {
           entry: part,
         });
       }
@@ -202,6 +217,7 @@ export class VectorClock {
       }
       const name = Buffer.from(bytes.subarray(pos.at + 1, pos.at + 1 + len)).toString('utf8');
       pos.at += 1 + len;
+      assertNodeId(name, 'node id in vector clock encoding');
       if (k > 0 && name <= prev) {
         throw new InvalidClockError('vector clock entries not in canonical order', { nodeId: name });
       }
@@ -257,7 +273,7 @@ export function compareClocks(a: VectorClock, b: VectorClock): Ordering {
 
 function assertCounter(counter: unknown, nodeId: string): asserts counter is number {
   if (typeof counter !== 'number' || !Number.isInteger(counter)) {
-    throw new InvalidClockError(`counter of ${nodeId} must be an integer, got ${JSON.stringify(counter)}`, {
+    throw new InvalidClockError(`counter of ${nodeId} must be an integer, got ${describeValue(counter)}`, {
       nodeId,
       counter,
     });
@@ -268,12 +284,6 @@ function assertCounter(counter: unknown, nodeId: string): asserts counter is num
   if (counter > Number.MAX_SAFE_INTEGER) {
     throw new InvalidClockError(`counter of ${nodeId} exceeds 2^53 - 1`, { nodeId, counter });
   }
-}
-
-function trim(c: Float64Array): Float64Array {
-  let end = c.length;
-  while (end > 0 && c[end - 1] === 0) end--;
-  return end === c.length ? c : c.slice(0, end);
 }
 
 function writeVarint(out: number[], value: number): void {
@@ -295,7 +305,12 @@ function readVarint(bytes: Uint8Array, pos: { at: number }): number {
     if (result > Number.MAX_SAFE_INTEGER) {
       throw new InvalidClockError('counter in vector clock exceeds 2^53 - 1', { offset: pos.at - 1 });
     }
-    if ((b & 0x80) === 0) return result;
+    if ((b & 0x80) === 0) {
+      // A zero last byte after a continuation is an over-long encoding: the same number has a shorter
+      // form, and accepting both would give one clock two encodings.
+      if (b === 0 && k > 0) throw new InvalidClockError('non-canonical (over-long) varint in vector clock', { offset: pos.at - 1 });
+      return result;
+    }
     mul *= 0x80;
   }
   throw new InvalidClockError('varint in vector clock too long', { offset: pos.at });

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { EncodingError } from '../errors.js';
 
-/** Deepest nesting accepted in replicated data; deeper input is rejected, never recursed into. */
+/**
+ * Deepest nesting accepted in replicated data: at most this many levels of arrays/objects (`[[1]]` has
+ * two). Deeper input, cycles included, is rejected, never recursed into.
+ */
 export const MAX_DEPTH = 64;
 
 /** A JSON value as replicated: plain objects, arrays, strings, finite numbers, booleans, null. */
@@ -16,10 +19,8 @@ export function canonicalJson(value: unknown): string {
   return encode(value, 0, '$');
 }
 
+/** `depth` is the number of arrays/objects enclosing `value`. */
 function encode(value: unknown, depth: number, path: string): string {
-  if (depth > MAX_DEPTH) {
-    throw new EncodingError(`value nested deeper than ${MAX_DEPTH} levels at ${path}`, { path, maxDepth: MAX_DEPTH });
-  }
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -32,6 +33,12 @@ function encode(value: unknown, depth: number, path: string): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
+      if (depth >= MAX_DEPTH) {
+        throw new EncodingError(`value nested deeper than ${MAX_DEPTH} levels at ${path} (or cyclic)`, {
+          path,
+          maxDepth: MAX_DEPTH,
+        });
+      }
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
@@ -53,13 +60,20 @@ function encode(value: unknown, depth: number, path: string): string {
         if (v === undefined) continue;
         if (!first) out += ',';
         first = false;
-        out += JSON.stringify(key) + ':' + encode(v, depth + 1, `${path}.${key}`);
+        out += JSON.stringify(key) + ':' + encode(v, depth + 1, childPath(path, key));
       }
       return out + '}';
     }
     default:
       throw new EncodingError(`unsupported value of type ${typeof value} at ${path}`, { path, type: typeof value });
   }
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `$.a.b` for identifier keys, `$.a["x.y"]` otherwise, so that a path names exactly one place. */
+function childPath(path: string, key: string): string {
+  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 /** SHA-256 of a string (UTF-8), hex. */

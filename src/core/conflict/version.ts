@@ -1,8 +1,9 @@
 import { canonicalJson, sha256Hex } from '../codec/canonical.js';
+import { describeValue } from '../codec/describe.js';
 import { assertHlc, formatHlc, type Hlc } from '../clock/hlc.js';
 import { assertNodeId } from '../clock/node-ids.js';
 import { VectorClock } from '../clock/vector-clock.js';
-import { DwcpError, InvalidVersionError } from '../errors.js';
+import { DwcpError, EncodingError, InvalidVersionError } from '../errors.js';
 
 /** Resource ids: `vm/<id>`, `host/<node id>`, `crdt/<name>`; printable, no `..`, at most 200 characters. */
 export const RESOURCE_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
@@ -49,7 +50,7 @@ export interface VersionJSON {
 export function assertResourceId(resourceId: unknown, where = 'resource id'): asserts resourceId is string {
   if (typeof resourceId !== 'string' || !RESOURCE_ID_PATTERN.test(resourceId)) {
     throw new InvalidVersionError(
-      `invalid ${where} ${JSON.stringify(resourceId)}: expected up to 200 characters of [A-Za-z0-9._:/-] without '..'`,
+      `invalid ${where} ${describeValue(resourceId)}: expected up to 200 characters of [A-Za-z0-9._:/-] without '..'`,
       { resourceId },
     );
   }
@@ -111,11 +112,24 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     if (typeof o.clock !== 'object' || o.clock === null || Array.isArray(o.clock)) {
       throw new InvalidVersionError(`${where}.clock must be an object {nodeId: counter}`, { where });
     }
-    const clock = VectorClock.from(o.clock as Record<string, number>);
+    let clock: VectorClock;
+    try {
+      clock = VectorClock.from(o.clock as Record<string, number>);
+    } catch (err) {
+      if (err instanceof DwcpError) throw new InvalidVersionError(`${where}.clock: ${err.message}`, { where, cause: err.code });
+      throw err;
+    }
     assertHlc(o.hlc, `${where}.hlc`);
     assertNodeId(o.origin, `${where}.origin`);
     if (o.deleted !== undefined && typeof o.deleted !== 'boolean') {
       throw new InvalidVersionError(`${where}.deleted must be a boolean`, { where });
+    }
+    if (o.data === undefined) {
+      throw new InvalidVersionError(`${where}.data is missing (a tombstone has data: null)`, { where });
+    }
+    // createVersion drops a tombstone's data; refuse it rather than accept bytes the digest does not cover.
+    if (o.deleted === true && o.data !== null) {
+      throw new InvalidVersionError(`${where}.data must be null in a tombstone`, { where });
     }
     const v = createVersion({
       resourceId: o.resourceId,
@@ -134,8 +148,14 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     return v;
   } catch (err) {
     if (err instanceof InvalidVersionError) throw err;
+    // Every other field is checked before the data is encoded, so an encoding error is about the data.
+    if (err instanceof EncodingError) {
+      throw new InvalidVersionError(`${where}.data cannot be encoded: ${err.message}`, { where, cause: err.code });
+    }
     if (err instanceof DwcpError) {
-      throw new InvalidVersionError(`${where}: ${err.message}`, { where, cause: err.code });
+      // Validators are told `where`, so their messages usually name the field already.
+      const message = err.message.includes(where) ? err.message : `${where}: ${err.message}`;
+      throw new InvalidVersionError(message, { where, cause: err.code });
     }
     throw err;
   }
