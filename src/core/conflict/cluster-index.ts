@@ -1,0 +1,482 @@
+/**
+ * Cluster-level checks of a candidate VM state (a merged or incoming version) against the VMs and
+ * hosts a replica currently knows: the conflict types that two versions alone cannot show.
+ *
+ * | finding | when | severity |
+ * |---|---|---|
+ * | `resource_contention` | another VM has the same IP, MAC (case-insensitive) or disk path | high if the candidate and one of those VMs are active (running/paused); medium otherwise |
+ * | `invariant_violation` | the candidate is active and its host's active (running + paused) vCPUs or memory would exceed capacity × overcommit | critical |
+ * | `invariant_violation` | the candidate is active and the cluster's active vCPUs or memory would exceed total capacity × overcommit (subject `cluster`) | critical |
+ * | `semantic` | the candidate is active on a host that has announced no host record | high |
+ *
+ * The index keeps maps from IP, MAC and disk path to VM ids, the active VMs of each host with their
+ * vCPU and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
+ * O(#interfaces + #disks) map lookups; only when it finds something does it list the VMs involved.
+ * The candidate replaces the indexed VM with the same id (if any) in every projection, so checking
+ * an update of a VM does not count the VM twice.
+ *
+ * Until a host has announced its record (`host/<node id>`), VMs active on it are reported as
+ * `semantic`, and count toward the cluster's usage but not its capacity: load host records first.
+ * While no host record at all is known, the capacity and placement checks are skipped (there is
+ * nothing to check against) and only contention is reported.
+ */
+import { ResourceMismatchError } from '../errors.js';
+import type { HostRecord, PowerState, VMState } from '../vm/state.js';
+import { conflictId } from './conflict-id.js';
+import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from './detector-config.js';
+import { InvalidConflictInputError, InvalidDetectorConfigError } from './errors.js';
+import type { Finding, FindingType } from './finding.js';
+import { round3, type DetectedConflict } from './classify.js';
+import { maxSeverity, severityRank, type Severity } from './types.js';
+import { compareVersions, type Version } from './version.js';
+
+/** Allowed allocation per unit of capacity: a host may run capacity × overcommit. Both > 0. */
+export interface Overcommit {
+  readonly cpu: number;
+  readonly memory: number;
+}
+
+export const DEFAULT_OVERCOMMIT: Overcommit = Object.freeze({ cpu: 1, memory: 1 });
+
+export interface ClusterIndexInit {
+  readonly overcommit?: Overcommit;
+}
+
+/** Active (running + paused) allocation on one host, or in the whole cluster. */
+export interface Usage {
+  readonly cpu: number;
+  readonly memory_mb: number;
+  /** Number of active VMs. */
+  readonly vms: number;
+}
+
+export type ContendedKey = 'ip' | 'mac' | 'disk';
+
+interface Entry {
+  readonly vm: VMState;
+  readonly host: string;
+  readonly active: boolean;
+  readonly cpu: number;
+  readonly mem: number;
+  readonly ips: readonly string[];
+  readonly macs: readonly string[];
+  readonly disks: readonly string[];
+}
+
+interface HostUsage {
+  cpu: number;
+  mem: number;
+  readonly vms: Set<string>;
+}
+
+/** Running and paused VMs hold their vCPUs and memory on their host. */
+export function isActive(power: PowerState): boolean {
+  return power === 'running' || power === 'paused';
+}
+
+const MAX_LISTED = 8;
+
+export class ClusterIndex {
+  private readonly vms = new Map<string, Entry>();
+  private readonly hosts = new Map<string, HostRecord>();
+  private readonly byIp = new Map<string, Set<string>>();
+  private readonly byMac = new Map<string, Set<string>>();
+  private readonly byDisk = new Map<string, Set<string>>();
+  private readonly perHost = new Map<string, HostUsage>();
+  private usedCpu = 0;
+  private usedMem = 0;
+  private activeCount = 0;
+  private capCpu = 0;
+  private capMem = 0;
+  private over: Overcommit = DEFAULT_OVERCOMMIT;
+
+  constructor(init: ClusterIndexInit = {}) {
+    if (init.overcommit) this.setOvercommit(init.overcommit);
+  }
+
+  get overcommit(): Overcommit {
+    return this.over;
+  }
+
+  /** Number of indexed VMs. */
+  get vmCount(): number {
+    return this.vms.size;
+  }
+
+  /** Number of known host records. */
+  get hostCount(): number {
+    return this.hosts.size;
+  }
+
+  /** Set the overcommit ratios; each must be a finite number > 0 (InvalidDetectorConfigError otherwise). */
+  setOvercommit(o: Overcommit): void {
+    for (const k of ['cpu', 'memory'] as const) {
+      const v = o[k];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+        throw new InvalidDetectorConfigError(`overcommit.${k}: expected a finite number > 0, got ${JSON.stringify(v)}`, {
+          field: `overcommit.${k}`,
+        });
+      }
+    }
+    this.over = Object.freeze({ cpu: o.cpu, memory: o.memory });
+  }
+
+  /** Add or replace a VM (keyed by `vm.id`). The state is kept by reference: do not mutate it afterwards. */
+  upsertVm(vm: VMState): void {
+    const old = this.vms.get(vm.id);
+    if (old) this.unindex(vm.id, old);
+    const entry = toEntry(vm);
+    this.vms.set(vm.id, entry);
+    this.index(vm.id, entry);
+  }
+
+  /** Remove a VM (deleted, or tombstoned). Returns whether it was indexed. */
+  removeVm(id: string): boolean {
+    const old = this.vms.get(id);
+    if (!old) return false;
+    this.unindex(id, old);
+    this.vms.delete(id);
+    return true;
+  }
+
+  getVm(id: string): VMState | undefined {
+    return this.vms.get(id)?.vm;
+  }
+
+  /** Add or replace a host's announced record. */
+  upsertHost(host: HostRecord): void {
+    const old = this.hosts.get(host.id);
+    if (old) {
+      this.capCpu -= old.capacity.cpu;
+      this.capMem -= old.capacity.memory_mb;
+    }
+    this.hosts.set(host.id, host);
+    this.capCpu += host.capacity.cpu;
+    this.capMem += host.capacity.memory_mb;
+  }
+
+  removeHost(id: string): boolean {
+    const old = this.hosts.get(id);
+    if (!old) return false;
+    this.capCpu -= old.capacity.cpu;
+    this.capMem -= old.capacity.memory_mb;
+    this.hosts.delete(id);
+    return true;
+  }
+
+  getHost(id: string): HostRecord | undefined {
+    return this.hosts.get(id);
+  }
+
+  /** Active allocation on a host (zeros for a host with no active VM). */
+  hostUsage(hostId: string): Usage {
+    const u = this.perHost.get(hostId);
+    return u ? { cpu: u.cpu, memory_mb: u.mem, vms: u.vms.size } : { cpu: 0, memory_mb: 0, vms: 0 };
+  }
+
+  /** Active allocation in the whole cluster, and the sum of the known hosts' capacities. */
+  clusterUsage(): Usage & { readonly capacityCpu: number; readonly capacityMemoryMb: number } {
+    return { cpu: this.usedCpu, memory_mb: this.usedMem, vms: this.activeCount, capacityCpu: this.capCpu, capacityMemoryMb: this.capMem };
+  }
+
+  /** Sorted ids of the VMs holding an IP, a MAC (any case) or a disk path. */
+  vmsUsing(kind: ContendedKey, key: string): string[] {
+    const map = kind === 'ip' ? this.byIp : kind === 'mac' ? this.byMac : this.byDisk;
+    const set = map.get(kind === 'mac' ? key.toLowerCase() : key);
+    return set ? [...set].sort() : [];
+  }
+
+  /**
+   * Check a candidate state of a VM against the rest of the cluster, as if it replaced the indexed VM
+   * with the same id. Does not modify the index. Findings come in a fixed order: contention by
+   * interface (IP, then MAC) and by disk, then host capacity (CPU, memory), then cluster capacity,
+   * then semantic ones.
+   */
+  check(candidate: VMState): Finding[] {
+    const out: Finding[] = [];
+    const id = candidate.id;
+    const active = isActive(candidate.power_state);
+    const nics = candidate.network_config?.interfaces ?? [];
+    for (let i = 0; i < nics.length; i++) {
+      const nic = nics[i]!;
+      if (typeof nic.ip === 'string') this.contention(out, this.byIp, nic.ip, id, active, `network_config.interfaces[${i}].ip`, 'IP');
+      if (typeof nic.mac === 'string') {
+        this.contention(out, this.byMac, nic.mac.toLowerCase(), id, active, `network_config.interfaces[${i}].mac`, 'MAC');
+      }
+    }
+    const disks = candidate.disk_config ?? [];
+    for (let i = 0; i < disks.length; i++) {
+      const d = disks[i]!;
+      if (typeof d.path === 'string') this.contention(out, this.byDisk, d.path, id, active, `disk_config[${i}].path`, 'disk');
+    }
+    if (!active) return out;
+
+    const host = candidate.host;
+    const old = this.vms.get(id);
+    const cpu = candidate.cpu_allocation;
+    const mem = candidate.memory_mb;
+    const rec = this.hosts.get(host);
+    if (rec) {
+      const usage = this.perHost.get(host);
+      const sameHostOld = old !== undefined && old.active && old.host === host ? old : undefined;
+      const othersCpu = (usage?.cpu ?? 0) - (sameHostOld?.cpu ?? 0);
+      const othersMem = (usage?.mem ?? 0) - (sameHostOld?.mem ?? 0);
+      const cpuLimit = rec.capacity.cpu * this.over.cpu;
+      const memLimit = rec.capacity.memory_mb * this.over.memory;
+      const overCpu = othersCpu + cpu > cpuLimit;
+      const overMem = othersMem + mem > memLimit;
+      if (overCpu || overMem) {
+        const others = usage ? sortedWithout(usage.vms, id) : [];
+        if (overCpu) {
+          out.push({
+            type: 'invariant_violation',
+            severity: 'critical',
+            field: 'cpu_allocation',
+            subject: host,
+            detail: `host ${host} would have ${othersCpu + cpu} active vCPUs (this VM ${cpu}, others ${othersCpu}), over its limit ${cpuLimit} (capacity ${rec.capacity.cpu} × overcommit ${this.over.cpu})`,
+            otherVmIds: others,
+          });
+        }
+        if (overMem) {
+          out.push({
+            type: 'invariant_violation',
+            severity: 'critical',
+            field: 'memory_mb',
+            subject: host,
+            detail: `host ${host} would have ${othersMem + mem} MiB of active memory (this VM ${mem}, others ${othersMem}), over its limit ${memLimit} (capacity ${rec.capacity.memory_mb} × overcommit ${this.over.memory})`,
+            otherVmIds: others,
+          });
+        }
+      }
+    }
+    // Capacity and placement can only be judged once some host has announced its capacity: a
+    // replica that knows no host records (a fresh node, a test without hosts) checks contention only.
+    if (this.hosts.size === 0) return out;
+    const activeOld = old !== undefined && old.active ? old : undefined;
+    const totalCpu = this.usedCpu - (activeOld?.cpu ?? 0) + cpu;
+    const totalMem = this.usedMem - (activeOld?.mem ?? 0) + mem;
+    const clusterCpuLimit = this.capCpu * this.over.cpu;
+    const clusterMemLimit = this.capMem * this.over.memory;
+    if (totalCpu > clusterCpuLimit) {
+      out.push({
+        type: 'invariant_violation',
+        severity: 'critical',
+        field: 'cpu_allocation',
+        subject: 'cluster',
+        detail: `the cluster would have ${totalCpu} active vCPUs, over its limit ${clusterCpuLimit} (capacity ${this.capCpu} of ${this.hosts.size} hosts × overcommit ${this.over.cpu})`,
+        otherVmIds: [],
+      });
+    }
+    if (totalMem > clusterMemLimit) {
+      out.push({
+        type: 'invariant_violation',
+        severity: 'critical',
+        field: 'memory_mb',
+        subject: 'cluster',
+        detail: `the cluster would have ${totalMem} MiB of active memory, over its limit ${clusterMemLimit} (capacity ${this.capMem} of ${this.hosts.size} hosts × overcommit ${this.over.memory})`,
+        otherVmIds: [],
+      });
+    }
+    if (!rec) {
+      out.push({
+        type: 'semantic',
+        severity: 'high',
+        field: 'host',
+        subject: host,
+        detail: `VM ${id} is ${candidate.power_state} on ${JSON.stringify(host)}, which is not a known host (no host record announced)`,
+        otherVmIds: [],
+      });
+    }
+    return out;
+  }
+
+  private contention(
+    out: Finding[],
+    map: Map<string, Set<string>>,
+    key: string,
+    id: string,
+    active: boolean,
+    field: string,
+    what: string,
+  ): void {
+    const set = map.get(key);
+    if (set === undefined || (set.size === 1 && set.has(id))) return;
+    const others = sortedWithout(set, id);
+    let anyActive = false;
+    if (active) {
+      for (const o of others) {
+        if (this.vms.get(o)?.active) {
+          anyActive = true;
+          break;
+        }
+      }
+    }
+    const shown = others.length <= MAX_LISTED ? others.join(', ') : `${others.slice(0, MAX_LISTED).join(', ')} and ${others.length - MAX_LISTED} more`;
+    out.push({
+      type: 'resource_contention',
+      severity: anyActive ? 'high' : 'medium',
+      field,
+      subject: key,
+      detail: `${what} ${key} of VM ${id} is also assigned to ${shown}${anyActive ? ' (both active)' : ''}`,
+      otherVmIds: others,
+    });
+  }
+
+  private index(id: string, e: Entry): void {
+    for (const k of e.ips) addTo(this.byIp, k, id);
+    for (const k of e.macs) addTo(this.byMac, k, id);
+    for (const k of e.disks) addTo(this.byDisk, k, id);
+    if (e.active) {
+      let u = this.perHost.get(e.host);
+      if (!u) {
+        u = { cpu: 0, mem: 0, vms: new Set() };
+        this.perHost.set(e.host, u);
+      }
+      u.cpu += e.cpu;
+      u.mem += e.mem;
+      u.vms.add(id);
+      this.usedCpu += e.cpu;
+      this.usedMem += e.mem;
+      this.activeCount++;
+    }
+  }
+
+  private unindex(id: string, e: Entry): void {
+    for (const k of e.ips) removeFrom(this.byIp, k, id);
+    for (const k of e.macs) removeFrom(this.byMac, k, id);
+    for (const k of e.disks) removeFrom(this.byDisk, k, id);
+    if (e.active) {
+      const u = this.perHost.get(e.host);
+      if (u) {
+        u.cpu -= e.cpu;
+        u.mem -= e.mem;
+        u.vms.delete(id);
+        if (u.vms.size === 0) this.perHost.delete(e.host);
+      }
+      this.usedCpu -= e.cpu;
+      this.usedMem -= e.mem;
+      this.activeCount--;
+    }
+  }
+}
+
+function toEntry(vm: VMState): Entry {
+  const ips: string[] = [];
+  const macs: string[] = [];
+  const disks: string[] = [];
+  for (const nic of vm.network_config?.interfaces ?? []) {
+    if (typeof nic.ip === 'string') ips.push(nic.ip);
+    if (typeof nic.mac === 'string') macs.push(nic.mac.toLowerCase());
+  }
+  for (const d of vm.disk_config ?? []) if (typeof d.path === 'string') disks.push(d.path);
+  return {
+    vm,
+    host: vm.host,
+    active: isActive(vm.power_state),
+    cpu: vm.cpu_allocation,
+    mem: vm.memory_mb,
+    ips,
+    macs,
+    disks,
+  };
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
+  const set = map.get(key);
+  if (set) set.add(id);
+  else map.set(key, new Set([id]));
+}
+
+function removeFrom(map: Map<string, Set<string>>, key: string, id: string): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) map.delete(key);
+}
+
+function sortedWithout(set: ReadonlySet<string>, id: string): string[] {
+  const out: string[] = [];
+  for (const v of set) if (v !== id) out.push(v);
+  return out.sort();
+}
+
+/** Which type names a findings conflict when several findings are equally severe. */
+const TYPE_PRIORITY: Readonly<Record<FindingType, number>> = { invariant_violation: 2, semantic: 1, resource_contention: 0 };
+
+/**
+ * Turn the findings of {@link ClusterIndex.check} on a candidate into one conflict.
+ *
+ * - `versions`: the candidate's version, or the siblings it was merged from (≥ 1; sorted by
+ *   compareVersions in the result; same id counted once). All must be versions of `resourceId`
+ *   (ResourceMismatchError otherwise). `findings` must not be empty (InvalidConflictInputError).
+ * - type: that of the most severe finding; ties go to invariant_violation, then semantic, then
+ *   resource_contention. Severity: the most severe finding's.
+ * - fields: the findings' fields, sorted and de-duplicated; reasons: one line per finding.
+ * - complexity: `m / (m + findingsHalfSaturation)`, m = number of findings + distinct other VMs involved.
+ * - id: `conflictId(resourceId, version ids, 'findings:' + type)`, so it never equals the id of the
+ *   version conflict over the same versions. Findings depend on what a node's index holds, so two
+ *   nodes agree on this id only when they found the same type.
+ */
+export function findingsToConflict(
+  resourceId: string,
+  versions: readonly Version[],
+  findings: readonly Finding[],
+  now: number,
+  config: DetectorConfig = DEFAULT_DETECTOR_CONFIG,
+): DetectedConflict {
+  if (findings.length === 0) {
+    throw new InvalidConflictInputError(`no findings to make a conflict of on ${resourceId}`, { resourceId, reason: 'no_findings' });
+  }
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw new InvalidConflictInputError(`detection time must be a finite number of ms, got ${String(now)}`, { now });
+  }
+  const byId = new Map<string, Version>();
+  for (const v of versions) {
+    if (v.resourceId !== resourceId) {
+      throw new ResourceMismatchError(
+        `version ${v.id} belongs to ${JSON.stringify(v.resourceId)}, not ${JSON.stringify(resourceId)}`,
+        { resourceId, versionId: v.id, versionResourceId: v.resourceId },
+      );
+    }
+    byId.set(v.id, v);
+  }
+  if (byId.size === 0) {
+    throw new InvalidConflictInputError(`a conflict on ${resourceId} needs at least one version`, { resourceId, reason: 'too_few' });
+  }
+  const sorted = [...byId.values()].sort(compareVersions);
+
+  let top = findings[0]!;
+  let severity: Severity = top.severity;
+  const fields = new Set<string>();
+  const others = new Set<string>();
+  for (const f of findings) {
+    severity = maxSeverity(severity, f.severity);
+    const r = severityRank(f.severity) - severityRank(top.severity);
+    if (r > 0 || (r === 0 && TYPE_PRIORITY[f.type] > TYPE_PRIORITY[top.type])) top = f;
+    fields.add(f.field);
+    for (const o of f.otherVmIds) others.add(o);
+  }
+  const m = findings.length + others.size;
+  const complexity = m / (m + config.findingsHalfSaturation);
+  const reasons = [
+    `cluster check of the candidate found ${findings.length} problem${findings.length === 1 ? '' : 's'}; the most severe is ${top.type} (${severity})`,
+    ...findings.map((f) => `${f.type} (${f.severity}) at ${f.field}: ${f.detail}`),
+    `complexity ${round3(complexity)}`,
+  ];
+  return {
+    id: conflictId(
+      resourceId,
+      sorted.map((v) => v.id),
+      `findings:${top.type}`,
+    ),
+    resourceId,
+    versions: sorted,
+    type: top.type,
+    severity,
+    complexity,
+    detectedAt: now,
+    fields: [...fields].sort(),
+    reasons,
+    findings: [...findings],
+  };
+}
