@@ -74,7 +74,7 @@ describe('record codec', () => {
     expect(decodeRecord(rec, RecordKind.versionSet, 'versions', 'vm/x')).toEqual({ a: [1, 2, 3] });
     expect(() => decodeRecord(rec, RecordKind.audit, 'versions', 'vm/x')).toThrow(/versions\/vm\/x.*kind/);
     const flipped = rec.slice();
-    flipped[flipped.length - 2] ^= 0x01;
+    flipped[flipped.length - 2]! ^= 0x01;
     expect(() => decodeRecord(flipped, RecordKind.versionSet, 'versions', 'vm/x')).toThrow(/checksum/);
     expect(() => decodeRecord(rec.subarray(0, 5), RecordKind.versionSet, 'versions', 'vm/x')).toThrow(/shorter than its header/);
     try {

@@ -1,0 +1,120 @@
+/**
+ * A deterministic in-memory cluster for replica tests: N replicas over a MemoryNetwork, one
+ * ManualClock, one seeded PRNG, MemoryStores, the real policy engine and strategies.
+ */
+import { MemoryNetwork } from '../../src/adapters/memory/memory-network.js';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { ManualClock } from '../../src/adapters/memory/manual-clock.js';
+import { SeededRandom } from '../../src/adapters/memory/seeded-random.js';
+import { FakeHypervisor } from '../../src/adapters/hypervisor/fake-hypervisor.js';
+import { policyPresets } from '../../src/core/policy/presets.js';
+import type { Policy } from '../../src/core/policy/types.js';
+import { createResolver } from '../../src/replica/resolver.js';
+import { Replica, type ReplicaOptions } from '../../src/replica/replica.js';
+
+export interface TestNode {
+  readonly id: string;
+  replica: Replica;
+  readonly store: MemoryStore;
+  readonly hypervisor: FakeHypervisor;
+}
+
+export interface TestCluster {
+  readonly clock: ManualClock;
+  readonly random: SeededRandom;
+  readonly net: MemoryNetwork;
+  readonly nodes: TestNode[];
+  node(id: string): TestNode;
+  /** Run timers and microtasks for `maxMs` of virtual time (stopping early work at that horizon). */
+  settle(maxMs?: number): Promise<void>;
+  /** Stop a node and start a new replica over the same store (a restart). */
+  restart(id: string): Promise<TestNode>;
+}
+
+export async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+export async function createCluster(opts: {
+  nodes: number | string[];
+  seed?: number;
+  policy?: Policy;
+  replica?: Partial<ReplicaOptions>;
+  priorities?: Record<string, number>;
+}): Promise<TestCluster> {
+  const clock = new ManualClock();
+  const random = new SeededRandom(opts.seed ?? 1);
+  const net = new MemoryNetwork({ clock, random: random.fork(), latency: { min: 1, max: 5 } });
+  const ids = typeof opts.nodes === 'number' ? Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`) : opts.nodes;
+  const policy = opts.policy ?? policyPresets.production;
+  const transports = new Map(ids.map((id) => [id, net.join(id)]));
+
+  const make = async (id: string, store: MemoryStore, hypervisor: FakeHypervisor): Promise<Replica> => {
+    const replica = new Replica(
+      { nodeId: id, ...opts.replica },
+      {
+        store,
+        transport: transports.get(id)!,
+        clock,
+        hypervisor,
+        resolver: createResolver({ policy: () => policy, nodePriorities: opts.priorities ?? {} }),
+      },
+    );
+    await store.open();
+    await replica.start();
+    return replica;
+  };
+
+  const nodes: TestNode[] = [];
+  for (const id of ids) {
+    const store = new MemoryStore();
+    const hypervisor = new FakeHypervisor();
+    nodes.push({ id, store, hypervisor, replica: await make(id, store, hypervisor) });
+  }
+
+  const cluster: TestCluster = {
+    clock,
+    random,
+    net,
+    nodes,
+    node(id) {
+      const n = nodes.find((x) => x.id === id);
+      if (!n) throw new Error(`no node ${id}`);
+      return n;
+    },
+    async settle(maxMs = 60_000) {
+      const end = clock.now() + maxMs;
+      for (;;) {
+        await flushMicrotasks();
+        const next = clock.nextAt();
+        if (next === undefined || next > end) break;
+        clock.step();
+      }
+      await flushMicrotasks();
+      clock.runUntil(end);
+    },
+    async restart(id) {
+      const n = cluster.node(id);
+      await n.replica.stop();
+      await n.store.close();
+      n.replica = await make(id, n.store, n.hypervisor);
+      return n;
+    },
+  };
+  return cluster;
+}
+
+export function vm(id: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    host: 'n1',
+    power_state: 'running',
+    cpu_allocation: 4,
+    memory_mb: 8192,
+    network_config: { interfaces: [{ name: 'eth0', mac: '52:54:00:12:34:56', ip: '10.0.1.100' }] },
+    disk_config: [{ path: `/var/lib/vms/${id}.qcow2`, size_gb: 40 }],
+    snapshot_id: 'snap-1',
+    migration_status: 'none',
+    ...over,
+  };
+}
