@@ -11,12 +11,19 @@ import { policyPresets } from '../../src/core/policy/presets.js';
 import type { Policy } from '../../src/core/policy/types.js';
 import { createResolver } from '../../src/replica/resolver.js';
 import { Replica, type ReplicaOptions } from '../../src/replica/replica.js';
+import { AntiEntropy } from '../../src/replica/anti-entropy.js';
+import { RpcRouter } from '../../src/replica/rpc.js';
+import type { Transport } from '../../src/replica/ports.js';
 
 export interface TestNode {
   readonly id: string;
   replica: Replica;
   readonly store: MemoryStore;
   readonly hypervisor: FakeHypervisor;
+  readonly transport: Transport;
+  /** Present when the cluster was created with `antiEntropy`. */
+  ae?: AntiEntropy;
+  rpc?: RpcRouter;
 }
 
 export interface TestCluster {
@@ -41,6 +48,8 @@ export async function createCluster(opts: {
   policy?: Policy;
   replica?: Partial<ReplicaOptions>;
   priorities?: Record<string, number>;
+  /** Attach anti-entropy (RPC router + AntiEntropy) to every node; `intervalMs` 0 = only on demand/peer-up. */
+  antiEntropy?: { intervalMs: number };
 }): Promise<TestCluster> {
   const clock = new ManualClock();
   const random = new SeededRandom(opts.seed ?? 1);
@@ -65,11 +74,21 @@ export async function createCluster(opts: {
     return replica;
   };
 
+  const attach = (n: TestNode): void => {
+    if (!opts.antiEntropy) return;
+    n.rpc ??= new RpcRouter(n.transport);
+    n.ae?.stop();
+    n.ae = new AntiEntropy({ intervalMs: opts.antiEntropy.intervalMs }, { replica: n.replica, rpc: n.rpc, transport: n.transport, clock, random: random.fork() });
+    n.ae.start();
+  };
+
   const nodes: TestNode[] = [];
   for (const id of ids) {
     const store = new MemoryStore();
     const hypervisor = new FakeHypervisor();
-    nodes.push({ id, store, hypervisor, replica: await make(id, store, hypervisor) });
+    const n: TestNode = { id, store, hypervisor, transport: transports.get(id)!, replica: await make(id, store, hypervisor) };
+    attach(n);
+    nodes.push(n);
   }
 
   const cluster: TestCluster = {
@@ -98,6 +117,7 @@ export async function createCluster(opts: {
       await n.replica.stop();
       await n.store.close();
       n.replica = await make(id, n.store, n.hypervisor);
+      attach(n);
       return n;
     },
   };
