@@ -1,0 +1,334 @@
+/**
+ * Single-decree Paxos, one instance per decision key (a conflict id, a lease epoch, a split-brain).
+ * Acceptor state (promised ballot, accepted ballot and value, decided value) is persisted in the
+ * `paxos` sublevel with a synced write BEFORE the acceptor replies, so a restarted acceptor keeps its
+ * promises. Only the configured voters accept; quorum = floor(expectedVotes / 2) + 1, so any two
+ * quorums intersect and two proposers can never decide different values for one key.
+ */
+import { canonicalJson } from '../core/codec/canonical.js';
+import { DwcpError } from '../core/errors.js';
+import { BadMessageError } from './errors.js';
+import type { Clock, Random, Store } from './ports.js';
+import { decodeRecord, encodeRecord, RecordKind } from './record-codec.js';
+import type { RpcRouter } from './rpc.js';
+
+export interface Ballot {
+  readonly n: number;
+  readonly node: string;
+}
+
+export function compareBallots(a: Ballot | null, b: Ballot | null): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (a.n !== b.n) return a.n < b.n ? -1 : 1;
+  return a.node === b.node ? 0 : a.node < b.node ? -1 : 1;
+}
+
+export function formatBallot(b: Ballot): string {
+  return `${b.n}.${b.node}`;
+}
+
+interface AcceptorState {
+  promised: Ballot | null;
+  accepted: { ballot: Ballot; value: unknown } | null;
+  decided?: { value: unknown };
+}
+
+export interface Decided<T> {
+  readonly value: T;
+  readonly ballot: string;
+  /** The voters whose acceptance formed the quorum (or who reported the decision). */
+  readonly voters: readonly string[];
+}
+
+export class NoQuorumError extends DwcpError {
+  constructor(key: string, detail: string) {
+    super('ERR_NO_QUORUM', `no quorum for ${key}: ${detail}`, { key });
+  }
+}
+
+/** More distinct voters than `expectedVotes`: quorums might not intersect, so no decision is made. */
+export class VoterSetError extends DwcpError {
+  constructor(message: string) {
+    super('ERR_VOTER_SET', message);
+  }
+}
+
+export interface PaxosOptions {
+  readonly nodeId: string;
+  /** The fixed voter set (node ids). */
+  readonly voters: readonly string[];
+  /** Number of votes expected (defaults to voters.length). */
+  readonly expectedVotes?: number;
+  /** Per-phase timeout (ms). */
+  readonly phaseTimeoutMs?: number;
+  /** Attempts before giving up with NoQuorumError. */
+  readonly maxAttempts?: number;
+}
+
+export interface PaxosComponents {
+  readonly rpc: RpcRouter;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+export class Paxos {
+  private readonly self: string;
+  readonly voters: readonly string[];
+  readonly quorum: number;
+  private readonly phaseTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly states = new Map<string, AcceptorState>();
+  private readonly highestSeen = new Map<string, number>();
+  private readonly learned = new Map<string, Decided<unknown>>();
+  private readonly waiters = new Map<string, Array<(d: Decided<unknown>) => void>>();
+  /** Serialises acceptor updates per key (a promise and an accept must not interleave). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    options: PaxosOptions,
+    private readonly c: PaxosComponents,
+  ) {
+    this.self = options.nodeId;
+    this.voters = [...new Set(options.voters)].sort();
+    const expected = options.expectedVotes ?? this.voters.length;
+    if (this.voters.length > expected) {
+      throw new VoterSetError(
+        `${this.voters.length} distinct voters (${this.voters.join(', ')}) but expectedVotes is ${expected}: refusing quorum decisions`,
+      );
+    }
+    this.quorum = Math.floor(expected / 2) + 1;
+    this.phaseTimeoutMs = options.phaseTimeoutMs ?? 1_000;
+    this.maxAttempts = options.maxAttempts ?? 8;
+    c.rpc.handle('px-prepare', (from, b) => this.onPrepare(from, b));
+    c.rpc.handle('px-accept', (from, b) => this.onAccept(from, b));
+    c.rpc.handle('px-decided', (from, b) => this.onDecided(from, b));
+  }
+
+  get isVoter(): boolean {
+    return this.voters.includes(this.self);
+  }
+
+  /** A value already decided for `key` (learned or read from the acceptor state). */
+  async decided<T>(key: string): Promise<Decided<T> | undefined> {
+    const l = this.learned.get(key);
+    if (l) return l as Decided<T>;
+    const st = await this.load(key);
+    return st.decided ? { value: st.decided.value as T, ballot: 'stored', voters: [] } : undefined;
+  }
+
+  /** Resolves when a decision for `key` is learned (from any proposer). */
+  whenDecided<T>(key: string): Promise<Decided<T>> {
+    const l = this.learned.get(key);
+    if (l) return Promise.resolve(l as Decided<T>);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(key) ?? [];
+      list.push(resolve as (d: Decided<unknown>) => void);
+      this.waiters.set(key, list);
+    });
+  }
+
+  /**
+   * Propose `value` for `key`; resolves with the value actually decided (which may be another
+   * proposer's). Throws NoQuorumError when a quorum cannot be reached within the attempts.
+   */
+  async propose<T>(key: string, value: T, signal?: AbortSignal): Promise<Decided<T>> {
+    const known = await this.decided<T>(key);
+    if (known) return known;
+    let lastDetail = 'no attempt';
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      if (signal?.aborted) throw new NoQuorumError(key, 'aborted');
+      if (attempt > 0) await this.sleep(this.backoff(attempt));
+      const learnedMeanwhile = this.learned.get(key);
+      if (learnedMeanwhile) return learnedMeanwhile as Decided<T>;
+      const ballot: Ballot = { n: (this.highestSeen.get(key) ?? 0) + 1, node: this.self };
+      this.highestSeen.set(key, ballot.n);
+      // Phase 1: prepare.
+      const promises = await this.broadcast(key, 'px-prepare', { key, ballot }, signal);
+      let chosen: unknown = value;
+      let best: Ballot | null = null;
+      let oks = 0;
+      for (const [, r] of promises) {
+        if (r.decided !== undefined) return this.learn(key, { value: (r.decided as { value: T }).value, ballot: 'learned', voters: [] }) as Decided<T>;
+        this.noteBallot(key, r.promised as Ballot | null);
+        if (r.ok !== true) continue;
+        oks++;
+        const acc = r.accepted as { ballot: Ballot; value: unknown } | null;
+        if (acc && compareBallots(acc.ballot, best) > 0) {
+          best = acc.ballot;
+          chosen = acc.value;
+        }
+      }
+      if (oks < this.quorum) {
+        lastDetail = `prepare ${formatBallot(ballot)}: ${oks} of ${this.quorum} promises`;
+        continue;
+      }
+      // Phase 2: accept.
+      const accepts = await this.broadcast(key, 'px-accept', { key, ballot, value: chosen }, signal);
+      const acceptedBy: string[] = [];
+      for (const [voter, r] of accepts) {
+        this.noteBallot(key, r.promised as Ballot | null);
+        if (r.ok === true) acceptedBy.push(voter);
+      }
+      if (acceptedBy.length < this.quorum) {
+        lastDetail = `accept ${formatBallot(ballot)}: ${acceptedBy.length} of ${this.quorum} accepts`;
+        continue;
+      }
+      const decided = this.learn(key, { value: chosen, ballot: formatBallot(ballot), voters: acceptedBy.sort() });
+      await this.persistDecided(key, chosen);
+      void this.broadcast(key, 'px-decided', { key, value: chosen, ballot: decided.ballot, voters: decided.voters }).catch(() => undefined);
+      return decided as Decided<T>;
+    }
+    throw new NoQuorumError(key, lastDetail);
+  }
+
+  // ------------------------------------------------------------------ acceptor
+
+  private onPrepare(_from: string, body: Record<string, unknown>): Promise<unknown> {
+    const key = asKey(body.key);
+    const ballot = asBallot(body.ballot);
+    return this.withLock(key, async () => {
+      if (!this.isVoter) return { ok: false, promised: null, accepted: null, notVoter: true };
+      const st = await this.load(key);
+      if (st.decided) return { ok: false, decided: st.decided, promised: st.promised, accepted: st.accepted };
+      if (compareBallots(ballot, st.promised) > 0) {
+        st.promised = ballot;
+        await this.save(key, st);
+        return { ok: true, promised: st.promised, accepted: st.accepted };
+      }
+      return { ok: false, promised: st.promised, accepted: st.accepted };
+    });
+  }
+
+  private onAccept(_from: string, body: Record<string, unknown>): Promise<unknown> {
+    const key = asKey(body.key);
+    const ballot = asBallot(body.ballot);
+    return this.withLock(key, async () => {
+      if (!this.isVoter) return { ok: false, promised: null };
+      const st = await this.load(key);
+      if (st.decided) return { ok: canonicalJson(st.decided.value) === canonicalJson(body.value ?? null), promised: st.promised };
+      if (compareBallots(ballot, st.promised) >= 0) {
+        st.promised = ballot;
+        st.accepted = { ballot, value: body.value ?? null };
+        await this.save(key, st);
+        return { ok: true, promised: st.promised };
+      }
+      return { ok: false, promised: st.promised };
+    });
+  }
+
+  private async onDecided(from: string, body: Record<string, unknown>): Promise<unknown> {
+    const key = asKey(body.key);
+    this.learn(key, { value: body.value ?? null, ballot: typeof body.ballot === 'string' ? body.ballot : `from ${from}`, voters: [] });
+    await this.persistDecided(key, body.value ?? null);
+    return {};
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private async broadcast(key: string, type: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Array<[string, Record<string, unknown>]>> {
+    const out: Array<[string, Record<string, unknown>]> = [];
+    await Promise.all(
+      this.voters.map(async (voter) => {
+        try {
+          const r =
+            voter === this.self
+              ? ((await this.local(type, body)) as Record<string, unknown>)
+              : await this.callWithTimeout(voter, type, body, signal);
+          out.push([voter, r]);
+        } catch {
+          // An unreachable voter simply does not count toward the quorum.
+        }
+      }),
+    );
+    void key;
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  }
+
+  private local(type: string, body: Record<string, unknown>): Promise<unknown> {
+    if (type === 'px-prepare') return this.onPrepare(this.self, body);
+    if (type === 'px-accept') return this.onAccept(this.self, body);
+    return this.onDecided(this.self, body);
+  }
+
+  private callWithTimeout(peer: string, type: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const ctrl = new AbortController();
+    const timer = this.c.clock.setTimer(this.phaseTimeoutMs, () => ctrl.abort());
+    const onAbort = (): void => ctrl.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return this.c.rpc.call<Record<string, unknown>>(peer, type, body, ctrl.signal).finally(() => {
+      this.c.clock.clearTimer(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
+  }
+
+  private learn(key: string, d: Decided<unknown>): Decided<unknown> {
+    const existing = this.learned.get(key);
+    if (existing) return existing;
+    this.learned.set(key, d);
+    for (const w of this.waiters.get(key) ?? []) w(d);
+    this.waiters.delete(key);
+    return d;
+  }
+
+  private noteBallot(key: string, b: Ballot | null): void {
+    if (b && b.n > (this.highestSeen.get(key) ?? 0)) this.highestSeen.set(key, b.n);
+  }
+
+  private backoff(attempt: number): number {
+    return (10 + this.c.random.int(40)) * Math.min(attempt, 5);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.c.clock.setTimer(ms, resolve));
+  }
+
+  private async load(key: string): Promise<AcceptorState> {
+    const cached = this.states.get(key);
+    if (cached) return cached;
+    const raw = await this.c.store.get('paxos', key);
+    const st: AcceptorState = raw ? (decodeRecord(raw, RecordKind.paxos, 'paxos', key) as AcceptorState) : { promised: null, accepted: null };
+    this.states.set(key, st);
+    return st;
+  }
+
+  private async save(key: string, st: AcceptorState): Promise<void> {
+    await this.c.store.write([{ type: 'put', sublevel: 'paxos', key, value: encodeRecord(RecordKind.paxos, st) }]);
+  }
+
+  private async persistDecided(key: string, value: unknown): Promise<void> {
+    await this.withLock(key, async () => {
+      const st = await this.load(key);
+      if (st.decided) return;
+      st.decided = { value };
+      await this.save(key, st);
+    });
+  }
+
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return next;
+  }
+}
+
+function asKey(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new BadMessageError('paxos key must be a non-empty string');
+  return v;
+}
+
+function asBallot(v: unknown): Ballot {
+  const b = v as { n?: unknown; node?: unknown } | null;
+  if (!b || typeof b.n !== 'number' || !Number.isSafeInteger(b.n) || b.n < 1 || typeof b.node !== 'string') {
+    throw new BadMessageError('malformed paxos ballot');
+  }
+  return { n: b.n, node: b.node };
+}

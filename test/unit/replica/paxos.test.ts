@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryNetwork } from '../../../src/adapters/memory/memory-network.js';
+import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
+import { ManualClock } from '../../../src/adapters/memory/manual-clock.js';
+import { SeededRandom } from '../../../src/adapters/memory/seeded-random.js';
+import { Paxos } from '../../../src/replica/paxos.js';
+import { RpcRouter } from '../../../src/replica/rpc.js';
+import { flushMicrotasks } from '../../support/cluster.js';
+
+interface Node {
+  id: string;
+  paxos: Paxos;
+  store: MemoryStore;
+  rpc: RpcRouter;
+}
+
+async function setup(seed: number, n = 5, net: Partial<{ loss: number; duplication: number; latency: { min: number; max: number } }> = {}) {
+  const clock = new ManualClock();
+  const random = new SeededRandom(seed);
+  const network = new MemoryNetwork({ clock, random: random.fork(), latency: net.latency ?? { min: 1, max: 30 }, loss: net.loss ?? 0, duplication: net.duplication ?? 0, requestTimeoutMs: 200 });
+  const voters = Array.from({ length: n }, (_, i) => `v${i + 1}`);
+  const nodes: Node[] = [];
+  for (const id of voters) {
+    const store = new MemoryStore();
+    await store.open();
+    const rpc = new RpcRouter(network.join(id));
+    nodes.push({ id, store, rpc, paxos: new Paxos({ nodeId: id, voters, phaseTimeoutMs: 150, maxAttempts: 30 }, { rpc, store, clock, random: random.fork() }) });
+  }
+  const run = async <T>(promises: Array<Promise<T>>): Promise<Array<PromiseSettledResult<T>>> => {
+    const all = Promise.allSettled(promises);
+    let done = false;
+    void all.then(() => (done = true));
+    for (let i = 0; i < 200_000 && !done; i++) {
+      await flushMicrotasks();
+      if (!clock.step()) await flushMicrotasks();
+    }
+    return all;
+  };
+  return { clock, network, nodes, run };
+}
+
+describe('Paxos', () => {
+  it('decides the single proposal among 5 voters', async () => {
+    const { nodes, run } = await setup(1);
+    const [r] = await run([nodes[0]!.paxos.propose('k', { winner: 'a' })]);
+    expect(r).toMatchObject({ status: 'fulfilled', value: { value: { winner: 'a' } } });
+    expect((r as PromiseFulfilledResult<{ voters: string[] }>).value.voters.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('never decides two values under concurrent proposers, loss, duplication and reordering (many seeds)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 2, max: 4 }), async (seed, proposers) => {
+        const { nodes, run } = await setup(seed, 5, { loss: 0.2, duplication: 0.3, latency: { min: 1, max: 40 } });
+        const results = await run(nodes.slice(0, proposers).map((n, i) => n.paxos.propose('conflict-1', { pick: `value-${i}` })));
+        const values = new Set<string>();
+        for (const r of results) if (r.status === 'fulfilled') values.add(JSON.stringify(r.value.value));
+        // Every learner agrees too.
+        for (const n of nodes) {
+          const d = await n.paxos.decided('conflict-1');
+          if (d) values.add(JSON.stringify(d.value));
+        }
+        expect(values.size).toBeLessThanOrEqual(1);
+        // With 20% loss and 30 attempts, someone decides.
+        expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('cannot decide in a minority partition, and the majority still can', async () => {
+    const { nodes, network, run } = await setup(3);
+    network.partition([
+      ['v1', 'v2'],
+      ['v3', 'v4', 'v5'],
+    ]);
+    const [minority, majority] = await run([nodes[0]!.paxos.propose('k', 'minority'), nodes[2]!.paxos.propose('k', 'majority')]);
+    expect(minority).toMatchObject({ status: 'rejected', reason: { code: 'ERR_NO_QUORUM' } });
+    expect(majority).toMatchObject({ status: 'fulfilled', value: { value: 'majority' } });
+    network.heal();
+    // After healing, the minority proposer learns the majority's value instead of its own.
+    const [late] = await run([nodes[1]!.paxos.propose('k', 'late')]);
+    expect(late).toMatchObject({ status: 'fulfilled', value: { value: 'majority' } });
+  });
+
+  it('keeps acceptor promises across a restart (persisted before replying)', async () => {
+    const { nodes, run, clock } = await setup(5);
+    const [first] = await run([nodes[0]!.paxos.propose('k', 'A')]);
+    expect(first).toMatchObject({ status: 'fulfilled' });
+    // Restart every acceptor from its store: a new proposer must learn A, not decide B.
+    const restarted = nodes.map((n) => new Paxos({ nodeId: n.id, voters: nodes.map((x) => x.id), phaseTimeoutMs: 150 }, { rpc: n.rpc, store: n.store, clock, random: new SeededRandom(9) }));
+    const [second] = await run([restarted[4]!.propose('k', 'B')]);
+    expect(second).toMatchObject({ status: 'fulfilled', value: { value: 'A' } });
+  });
+
+  it('refuses quorum decisions when it knows more voters than expectedVotes', () => {
+    const network = new MemoryNetwork({ clock: new ManualClock(), random: new SeededRandom(1) });
+    const rpc = new RpcRouter(network.join('v1'));
+    expect(
+      () => new Paxos({ nodeId: 'v1', voters: ['v1', 'v2', 'v3', 'v4'], expectedVotes: 3 }, { rpc, store: new MemoryStore(), clock: new ManualClock(), random: new SeededRandom(1) }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_VOTER_SET' }) as Error);
+  });
+});
