@@ -301,6 +301,40 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     return version;
   }
 
+  /**
+   * Apply a decision made once for a pending conflict (a quorum decision, a rollback): `version`
+   * dominates every candidate. Closes the conflict with the ballot in its record, stores the version,
+   * audits it and gossips it. Idempotent: a decision already applied (or superseded) only closes the record.
+   */
+  async applyDecided(conflictId: string, version: Version, how: string, ballot?: string): Promise<void> {
+    const record = this.conflicts.get(conflictId);
+    const rs = this.state(version.resourceId);
+    const now = this.c.clock.now();
+    const ops: StoreOp[] = [];
+    if (record && record.status === 'pending') {
+      ops.push(...this.closeConflict(record, now, how, [version], ballot));
+    }
+    const outcome = classifyAgainstSet(rs.versions, version);
+    if (outcome.kind === 'fast_forward') {
+      this.setVersions(version.resourceId, rs, [version], outcome.superseded, undefined, ops);
+      ops.push(...this.audit.append('decision', now, { conflictId, how, ballot, set: [version.id], added: [versionToJSON(version)] }, version.resourceId).ops);
+      this.enqueueGossip([version]);
+    } else if (ops.length > 0) {
+      ops.push(...this.audit.append('decision', now, { conflictId, how, ballot, note: `version ${version.id} was ${outcome.kind}` }, version.resourceId).ops);
+    }
+    if (ops.length > 0) await this.persist(ops);
+  }
+
+  /** A timestamp from this node's HLC (for versions it builds as a decider). */
+  nextHlc(): Hlc {
+    return this.hlc.now(this.c.clock.now());
+  }
+
+  /** Append an entry to the audit log (e.g. a fencing action) and make it durable. */
+  async recordAudit(kind: string, data: unknown, resourceId?: string): Promise<void> {
+    await this.persist(this.audit.append(kind, this.c.clock.now(), data, resourceId).ops);
+  }
+
   // ---------------------------------------------------------------- remote versions
 
   /** Handle a gossip payload from a peer (also used for anti-entropy pulls). Never throws. */
@@ -466,7 +500,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
   }
 
-  private closeConflict(record: ConflictRecord, now: number, how: string, result: readonly Version[]): StoreOp[] {
+  private closeConflict(record: ConflictRecord, now: number, how: string, result: readonly Version[], ballot?: string): StoreOp[] {
     const decision: DecisionRecord = {
       ...record.decision,
       outcome: 'resolved',
@@ -479,6 +513,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         deleted: v.deleted,
       })),
       notes: [...record.decision.notes, how],
+      ...(ballot !== undefined ? { ballot } : {}),
       decidedAt: now,
     };
     const closed: ConflictRecord = { ...record, status: 'resolved', resolvedAt: now, decision };

@@ -14,6 +14,8 @@ import { Replica, type ReplicaOptions } from '../../src/replica/replica.js';
 import { AntiEntropy } from '../../src/replica/anti-entropy.js';
 import { RpcRouter } from '../../src/replica/rpc.js';
 import type { Transport } from '../../src/replica/ports.js';
+import { Paxos } from '../../src/replica/paxos.js';
+import { Coordinator, type CoordinatorOptions } from '../../src/replica/coordinator.js';
 
 export interface TestNode {
   readonly id: string;
@@ -24,6 +26,8 @@ export interface TestNode {
   /** Present when the cluster was created with `antiEntropy`. */
   ae?: AntiEntropy;
   rpc?: RpcRouter;
+  paxos?: Paxos;
+  coordinator?: Coordinator;
 }
 
 export interface TestCluster {
@@ -50,6 +54,8 @@ export async function createCluster(opts: {
   priorities?: Record<string, number>;
   /** Attach anti-entropy (RPC router + AntiEntropy) to every node; `intervalMs` 0 = only on demand/peer-up. */
   antiEntropy?: { intervalMs: number };
+  /** Attach Paxos (all nodes vote) and the coordinator to every node. */
+  coordinator?: Partial<Omit<CoordinatorOptions, 'nodeId'>>;
 }): Promise<TestCluster> {
   const clock = new ManualClock();
   const random = new SeededRandom(opts.seed ?? 1);
@@ -75,11 +81,22 @@ export async function createCluster(opts: {
   };
 
   const attach = (n: TestNode): void => {
-    if (!opts.antiEntropy) return;
+    if (!opts.antiEntropy && !opts.coordinator) return;
     n.rpc ??= new RpcRouter(n.transport);
-    n.ae?.stop();
-    n.ae = new AntiEntropy({ intervalMs: opts.antiEntropy.intervalMs }, { replica: n.replica, rpc: n.rpc, transport: n.transport, clock, random: random.fork() });
-    n.ae.start();
+    if (opts.antiEntropy) {
+      n.ae?.stop();
+      n.ae = new AntiEntropy({ intervalMs: opts.antiEntropy.intervalMs }, { replica: n.replica, rpc: n.rpc, transport: n.transport, clock, random: random.fork() });
+      n.ae.start();
+    }
+    if (opts.coordinator) {
+      n.paxos = new Paxos({ nodeId: n.id, voters: ids, phaseTimeoutMs: 200 }, { rpc: n.rpc, store: n.store, clock, random: random.fork() });
+      n.coordinator?.stop();
+      n.coordinator = new Coordinator(
+        { nodeId: n.id, splitBrainResolution: 'quorum', enableAutoRecovery: true, nodePriorities: opts.priorities ?? {}, ...opts.coordinator },
+        { replica: n.replica, paxos: n.paxos, clock, hypervisor: n.hypervisor },
+      );
+      n.coordinator.start();
+    }
   };
 
   const nodes: TestNode[] = [];

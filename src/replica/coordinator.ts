@@ -1,0 +1,169 @@
+/**
+ * The coordinator fulfils decisions that cannot be pure with a quorum (ARCHITECTURE.md): the
+ * consensus-vote strategy, automatic rollback, and split-brain resolution. For each pending conflict
+ * of those kinds it proposes ONE new version (built by `dominatingVersion`, so it dominates every
+ * candidate) to a single-decree Paxos instance keyed by the conflict id; whichever proposal is
+ * decided is applied on every node, audited with its ballot, and gossiped. After a split-brain
+ * decision, the agent whose host lost fences its copy through the hypervisor port.
+ */
+import { compareLww, dominatingVersion } from '../core/resolve/index.js';
+import { versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
+import type { Clock, Hypervisor } from './ports.js';
+import type { Paxos } from './paxos.js';
+import type { ConflictRecord, Replica } from './replica.js';
+
+export interface CoordinatorOptions {
+  readonly nodeId: string;
+  readonly splitBrainResolution: 'quorum' | 'manual' | 'priority';
+  /** Rollbacks are applied without an operator only when this is on. */
+  readonly enableAutoRecovery: boolean;
+  readonly nodePriorities?: Readonly<Record<string, number>>;
+  /** Proposers wait rank × this before proposing, so usually one proposer runs (fewer duelling ballots). */
+  readonly proposeStaggerMs?: number;
+  /** Attempts at fencing before it is reported as failed. */
+  readonly maxRecoveryAttempts?: number;
+}
+
+export interface CoordinatorComponents {
+  readonly replica: Replica;
+  readonly paxos: Paxos;
+  readonly clock: Clock;
+  readonly hypervisor: Hypervisor;
+  /** Called when a fencing action fails for good (metrics, alerts). */
+  readonly onFenceFailed?: (vmId: string, err: unknown) => void;
+}
+
+type Kind = 'consensus' | 'rollback' | 'split_brain';
+
+interface Proposal {
+  readonly winner: string;
+  readonly version: VersionJSON;
+  readonly kind: Kind;
+}
+
+export class Coordinator {
+  private readonly inProgress = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+  /** Decisions applied by this node (for tests and status). */
+  readonly applied: Array<{ conflictId: string; kind: Kind; versionId: string; ballot: string }> = [];
+
+  constructor(
+    private readonly o: CoordinatorOptions,
+    private readonly c: CoordinatorComponents,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.c.replica.on('conflict', (e) => this.consider(e.record));
+    for (const r of this.c.replica.conflictList('pending')) this.consider(r);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  /** The kind of quorum decision a pending conflict needs, if any. */
+  kindOf(record: ConflictRecord): Kind | undefined {
+    if (record.status !== 'pending') return undefined;
+    if (isSplitBrain(record) && this.o.splitBrainResolution === 'quorum') return 'split_brain';
+    if (record.decision.outcome === 'pending_consensus') return 'consensus';
+    if (record.decision.outcome === 'rollback' && this.o.enableAutoRecovery && record.decision.result.length > 0) return 'rollback';
+    return undefined;
+  }
+
+  private consider(record: ConflictRecord): void {
+    const kind = this.kindOf(record);
+    if (!kind || this.inProgress.has(record.id)) return;
+    this.inProgress.add(record.id);
+    this.decide(record, kind)
+      .catch(() => undefined) // no quorum now: the conflict stays pending and is retried on the next event
+      .finally(() => this.inProgress.delete(record.id));
+  }
+
+  private async decide(record: ConflictRecord, kind: Kind): Promise<void> {
+    const key = `conflict:${record.id}`;
+    const paxos = this.c.paxos;
+    // Whoever proposes, every node applies what is decided.
+    void paxos.whenDecided<Proposal>(key).then((d) => this.apply(record, d.value, d.ballot, d.voters));
+    const rank = Math.max(0, paxos.voters.indexOf(this.o.nodeId));
+    const stagger = (this.o.proposeStaggerMs ?? 50) * rank;
+    if (stagger > 0) await new Promise<void>((r) => this.c.clock.setTimer(stagger, r));
+    if (await paxos.decided(key)) return;
+    const proposal = this.propose(record, kind);
+    if (!proposal) return;
+    const d = await paxos.propose<Proposal>(key, proposal);
+    await this.apply(record, d.value, d.ballot, d.voters);
+  }
+
+  /** This node's preferred outcome, as one dominating version. */
+  private propose(record: ConflictRecord, kind: Kind): Proposal | undefined {
+    const candidates = record.candidates.map((v, i) => versionFromJSON(v, `candidates[${i}]`));
+    let chosen: Version | undefined;
+    if (kind === 'rollback') {
+      const targetId = record.decision.result[0]?.versionId;
+      chosen = this.c.replica.history(record.resourceId).find((h) => h.id === targetId);
+      if (!chosen) return undefined;
+    } else if (kind === 'split_brain') {
+      chosen = this.keeperOf(candidates);
+    } else {
+      chosen = candidates.find((c) => c.origin === this.o.nodeId) ?? [...candidates].sort(compareLww).at(-1);
+    }
+    if (!chosen) return undefined;
+    const version = dominatingVersion(candidates, chosen.data, this.o.nodeId, this.c.replica.nextHlc(), chosen.deleted);
+    return { winner: chosen.id, version: versionToJSON(version), kind };
+  }
+
+  /** Split-brain: keep the VM on the running host with the highest priority (ties: lowest host id). */
+  private keeperOf(candidates: readonly Version[]): Version | undefined {
+    const pr = this.o.nodePriorities ?? {};
+    const running = candidates.filter((c) => !c.deleted && (c.data as { power_state?: string }).power_state === 'running');
+    return running.sort((a, b) => {
+      const ha = (a.data as { host: string }).host;
+      const hb = (b.data as { host: string }).host;
+      const d = (pr[hb] ?? 0) - (pr[ha] ?? 0);
+      return d !== 0 ? d : ha < hb ? -1 : ha > hb ? 1 : 0;
+    })[0];
+  }
+
+  private async apply(record: ConflictRecord, p: Proposal, ballot: string, voters: readonly string[]): Promise<void> {
+    if (this.applied.some((a) => a.conflictId === record.id)) return;
+    const version = versionFromJSON(p.version, 'decided version');
+    this.applied.push({ conflictId: record.id, kind: p.kind, versionId: version.id, ballot });
+    const how = `decided by quorum (${p.kind.replace('_', '-')}): ${p.winner} won, ballot ${ballot}${voters.length ? ` accepted by ${voters.join(', ')}` : ''}`;
+    await this.c.replica.applyDecided(record.id, version, how, ballot);
+    if (p.kind === 'split_brain') await this.fenceIfLoser(record, version);
+  }
+
+  /** The agent whose host lost a split-brain decision stops its copy of the VM. */
+  private async fenceIfLoser(record: ConflictRecord, decided: Version): Promise<void> {
+    const keeper = (decided.data as { host?: string } | null)?.host;
+    const ranHere = record.candidates.some((c) => {
+      const d = c.data as { host?: string; power_state?: string } | null;
+      return d?.host === this.o.nodeId && d.power_state === 'running';
+    });
+    if (!ranHere || keeper === this.o.nodeId) return;
+    const vmId = record.resourceId.slice('vm/'.length);
+    const reason = `split-brain ${record.id}: quorum kept ${vmId} on ${keeper}`;
+    const attempts = this.o.maxRecoveryAttempts ?? 5;
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        await this.c.hypervisor.fence(vmId, reason);
+        await this.c.replica.recordAudit('fence', { conflictId: record.id, vmId, keeper, attempt: i, ok: true }, record.resourceId);
+        return;
+      } catch (err) {
+        await this.c.replica.recordAudit('fence', { conflictId: record.id, vmId, keeper, attempt: i, ok: false, error: String(err) }, record.resourceId);
+        if (i === attempts) this.c.onFenceFailed?.(vmId, err);
+      }
+    }
+  }
+}
+
+/** Two or more candidates running on different hosts. */
+export function isSplitBrain(record: Pick<ConflictRecord, 'candidates' | 'resourceId'>): boolean {
+  if (!record.resourceId.startsWith('vm/')) return false;
+  const hosts = new Set<string>();
+  for (const c of record.candidates) {
+    const d = c.data as { host?: unknown; power_state?: unknown } | null;
+    if (!c.deleted && d?.power_state === 'running' && typeof d.host === 'string') hosts.add(d.host);
+  }
+  return hosts.size > 1;
+}
