@@ -82,6 +82,7 @@ export class Paxos {
   private readonly highestSeen = new Map<string, number>();
   private readonly learned = new Map<string, Decided<unknown>>();
   private readonly waiters = new Map<string, Array<(d: Decided<unknown>) => void>>();
+  private readonly learnListeners: Array<(key: string, d: Decided<unknown>) => void> = [];
   /** Serialises acceptor updates per key (a promise and an accept must not interleave). */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -268,7 +269,13 @@ export class Paxos {
     this.learned.set(key, d);
     for (const w of this.waiters.get(key) ?? []) w(d);
     this.waiters.delete(key);
+    for (const l of this.learnListeners) l(key, d);
     return d;
+  }
+
+  /** Be told of every decision this node learns (e.g. lease epochs). */
+  onLearn(fn: (key: string, d: Decided<unknown>) => void): void {
+    this.learnListeners.push(fn);
   }
 
   private noteBallot(key: string, b: Ballot | null): void {

@@ -1,0 +1,264 @@
+/**
+ * VM ownership leases with epochs (fencing tokens). Starting or migrating a VM needs a lease granted
+ * by a majority of voters: epoch e of VM v is the single-decree Paxos instance `lease:v:e`, so at most
+ * one owner is ever decided per epoch, and epochs are decided in order (a proposer only proposes e+1
+ * after learning e). Time safety:
+ *
+ * - the owner counts its lease from just BEFORE it proposed: it holds it until `start + leaseMs`;
+ * - everyone else counts from when they LEARNED it (later than the grant): held until
+ *   `learnedAt + leaseMs + marginMs`, so a majority takes over only after the lease plus a margin;
+ * - an owner renews (a new epoch, same owner) only while it sees a quorum; without one it renews
+ *   nothing and stops what it owns `stopBeforeMs` before its lease runs out;
+ * - an action carries the epoch it was granted under; an epoch that is not the current, unexpired
+ *   one of this node is refused (StaleEpochError) — a paused holder that wakes up late cannot act.
+ */
+import { DwcpError } from '../core/errors.js';
+import type { FailureDetector } from './failure-detector.js';
+import type { Clock, Hypervisor, Store, TimerHandle } from './ports.js';
+import type { Decided, Paxos } from './paxos.js';
+import { decodeRecord, encodeRecord, RecordKind } from './record-codec.js';
+import type { RpcRouter } from './rpc.js';
+
+export interface Lease {
+  readonly vmId: string;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly leaseMs: number;
+}
+
+export interface LeaseOptions {
+  readonly nodeId: string;
+  readonly leaseMs?: number;
+  readonly marginMs?: number;
+  /** Renew when this much of the lease is left. */
+  readonly renewBeforeMs?: number;
+  /** Without quorum, stop owned VMs this long before the lease runs out. */
+  readonly stopBeforeMs?: number;
+}
+
+export interface LeaseComponents {
+  readonly paxos: Paxos;
+  readonly rpc: RpcRouter;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly hypervisor: Hypervisor;
+  readonly failureDetector: FailureDetector;
+  readonly audit?: (kind: string, data: unknown, resourceId?: string) => Promise<void>;
+}
+
+export class LeaseHeldError extends DwcpError {
+  constructor(lease: Lease, until: number) {
+    super('ERR_LEASE_HELD', `VM ${lease.vmId} is owned by ${lease.owner} (epoch ${lease.epoch}) until at least ${new Date(until).toISOString()}`, {
+      ...lease,
+      until,
+    });
+  }
+}
+
+export class StaleEpochError extends DwcpError {
+  constructor(vmId: string, epoch: number, reason: string) {
+    super('ERR_STALE_EPOCH', `epoch ${epoch} of VM ${vmId} cannot act: ${reason}`, { vmId, epoch });
+  }
+}
+
+interface Known {
+  lease: Lease;
+  /** Local time the lease was learned (others) or the proposal started (own). */
+  since: number;
+}
+
+const key = (vmId: string, epoch: number): string => `lease:${vmId}:${epoch}`;
+
+export class LeaseManager {
+  private readonly known = new Map<string, Known>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly leaseMs: number;
+  private readonly marginMs: number;
+  private readonly renewBeforeMs: number;
+  private readonly stopBeforeMs: number;
+  private readonly self: string;
+
+  constructor(
+    o: LeaseOptions,
+    private readonly c: LeaseComponents,
+  ) {
+    this.self = o.nodeId;
+    this.leaseMs = o.leaseMs ?? 10_000;
+    this.marginMs = o.marginMs ?? 2_000;
+    this.renewBeforeMs = o.renewBeforeMs ?? Math.floor(this.leaseMs / 2);
+    this.stopBeforeMs = o.stopBeforeMs ?? Math.floor(this.leaseMs / 5);
+    c.paxos.onLearn((k, d) => this.learned(k, d));
+    c.rpc.handle('lease-latest', (_from, body) => {
+      const vmId = typeof body.vmId === 'string' ? body.vmId : '';
+      return { lease: this.known.get(vmId)?.lease ?? null };
+    });
+  }
+
+  /** Load persisted lease knowledge (after a restart nothing is assumed held by this node). */
+  async start(): Promise<void> {
+    const now = this.c.clock.now();
+    for await (const { key: k, value } of this.c.store.range('leases')) {
+      const lease = decodeRecord(value, RecordKind.lease, 'leases', k) as Lease;
+      // After a restart, even our own leases are treated as someone else's: held until now + lease + margin.
+      this.known.set(lease.vmId, { lease, since: now });
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) this.c.clock.clearTimer(t);
+    this.timers.clear();
+  }
+
+  /** The lease this node knows for a VM. */
+  current(vmId: string): Lease | undefined {
+    return this.known.get(vmId)?.lease;
+  }
+
+  /** Until when (local ms) `vmId`'s lease is held, from this node's point of view. */
+  heldUntil(vmId: string): number | undefined {
+    const k = this.known.get(vmId);
+    if (!k) return undefined;
+    return k.lease.owner === this.self && this.owned.has(vmId) ? k.since + k.lease.leaseMs : k.since + k.lease.leaseMs + this.marginMs;
+  }
+
+  /** VMs whose lease this node holds right now. */
+  private readonly owned = new Set<string>();
+
+  /**
+   * Acquire (or renew) the lease of a VM for this node. Needs a quorum; refuses while another node's
+   * lease may still be valid. Returns the lease (its epoch is the fencing token for actions).
+   */
+  async acquire(vmId: string): Promise<Lease> {
+    for (let guard = 0; guard < 16; guard++) {
+      const latest = await this.latestFromQuorum(vmId);
+      if (latest && latest.owner !== this.self) {
+        const until = this.heldUntil(vmId) ?? 0;
+        if (this.c.clock.now() < until) throw new LeaseHeldError(latest, until);
+      }
+      const epoch = (latest?.epoch ?? 0) + 1;
+      const start = this.c.clock.now();
+      const mine: Lease = { vmId, owner: this.self, epoch, leaseMs: this.leaseMs };
+      const d = await this.c.paxos.propose<Lease>(key(vmId, epoch), mine);
+      if (d.value.owner === this.self && d.value.epoch === epoch) {
+        this.known.set(vmId, { lease: d.value, since: start });
+        this.owned.add(vmId);
+        await this.persist(d.value);
+        await this.c.audit?.('lease', { vmId, owner: this.self, epoch, action: 'granted' }, `vm/${vmId}`);
+        this.scheduleRenewal(vmId);
+        return d.value;
+      }
+      // Someone else's value was decided for this epoch: learned() recorded it; look again.
+    }
+    throw new DwcpError('ERR_LEASE_CONTENDED', `could not settle the lease of ${vmId}: too many competing epochs`, { vmId });
+  }
+
+  /** Throws StaleEpochError unless `epoch` is this node's current, unexpired lease of `vmId`. */
+  assertEpoch(vmId: string, epoch: number): void {
+    const k = this.known.get(vmId);
+    if (!k || k.lease.owner !== this.self || !this.owned.has(vmId)) throw new StaleEpochError(vmId, epoch, 'this node does not own the VM');
+    if (k.lease.epoch !== epoch) throw new StaleEpochError(vmId, epoch, `the current epoch is ${k.lease.epoch}`);
+    if (this.c.clock.now() >= k.since + k.lease.leaseMs) throw new StaleEpochError(vmId, epoch, 'the lease has expired');
+  }
+
+  /** Start a VM under a lease: acquire it, check the epoch at the moment of acting, start. */
+  async startVm(vmId: string): Promise<Lease> {
+    const lease = await this.acquire(vmId);
+    this.assertEpoch(vmId, lease.epoch);
+    await this.c.hypervisor.start(vmId);
+    return lease;
+  }
+
+  private async latestFromQuorum(vmId: string): Promise<Lease | undefined> {
+    const voters = this.c.paxos.voters;
+    let replies = 0;
+    let best = this.known.get(vmId)?.lease;
+    await Promise.all(
+      voters.map(async (v) => {
+        try {
+          const r =
+            v === this.self
+              ? { lease: this.known.get(vmId)?.lease ?? null }
+              : await this.withTimeout((signal) => this.c.rpc.call<{ lease: Lease | null }>(v, 'lease-latest', { vmId }, signal));
+          replies++;
+          if (r.lease && (!best || r.lease.epoch > best.epoch)) {
+            best = r.lease;
+            this.noteLearned(r.lease);
+          }
+        } catch {
+          // unreachable voter
+        }
+      }),
+    );
+    if (replies < this.c.paxos.quorum) {
+      throw new DwcpError('ERR_NO_QUORUM', `no quorum to grant the lease of ${vmId}: ${replies} of ${this.c.paxos.quorum} voters answered`, {
+        vmId,
+      });
+    }
+    return best;
+  }
+
+  private withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctrl = new AbortController();
+    const t = this.c.clock.setTimer(1_000, () => ctrl.abort());
+    return fn(ctrl.signal).finally(() => this.c.clock.clearTimer(t));
+  }
+
+  private learned(k: string, d: Decided<unknown>): void {
+    if (!k.startsWith('lease:')) return;
+    this.noteLearned(d.value as Lease);
+  }
+
+  private noteLearned(lease: Lease): void {
+    const cur = this.known.get(lease.vmId);
+    if (cur && cur.lease.epoch >= lease.epoch) return;
+    this.known.set(lease.vmId, { lease, since: this.c.clock.now() });
+    if (lease.owner !== this.self && this.owned.delete(lease.vmId)) {
+      const t = this.timers.get(lease.vmId);
+      if (t) this.c.clock.clearTimer(t);
+      this.timers.delete(lease.vmId);
+    }
+    void this.persist(lease).catch(() => undefined);
+  }
+
+  private scheduleRenewal(vmId: string): void {
+    const old = this.timers.get(vmId);
+    if (old) this.c.clock.clearTimer(old);
+    const k = this.known.get(vmId)!;
+    const renewAt = k.since + k.lease.leaseMs - this.renewBeforeMs;
+    this.timers.set(
+      vmId,
+      this.c.clock.setTimer(Math.max(0, renewAt - this.c.clock.now()), () => void this.renewOrStop(vmId)),
+    );
+  }
+
+  private async renewOrStop(vmId: string): Promise<void> {
+    this.timers.delete(vmId);
+    if (!this.owned.has(vmId)) return;
+    if (this.c.failureDetector.quorum().ok) {
+      try {
+        await this.acquire(vmId);
+        return;
+      } catch {
+        // fall through: could not renew
+      }
+    }
+    const k = this.known.get(vmId)!;
+    const stopAt = k.since + k.lease.leaseMs - this.stopBeforeMs;
+    const now = this.c.clock.now();
+    if (now >= stopAt) {
+      this.owned.delete(vmId);
+      await this.c.hypervisor.stop(vmId).catch(() => undefined);
+      await this.c.audit?.('lease', { vmId, owner: this.self, epoch: k.lease.epoch, action: 'stopped: lease could not be renewed without quorum' }, `vm/${vmId}`);
+      return;
+    }
+    // Try again shortly; stop in time if quorum does not come back.
+    this.timers.set(
+      vmId,
+      this.c.clock.setTimer(Math.max(1, Math.min(stopAt - now, Math.floor(this.leaseMs / 10))), () => void this.renewOrStop(vmId)),
+    );
+  }
+
+  private async persist(lease: Lease): Promise<void> {
+    await this.c.store.write([{ type: 'put', sublevel: 'leases', key: lease.vmId, value: encodeRecord(RecordKind.lease, lease) }]);
+  }
+}
