@@ -37,7 +37,8 @@ export class SystemClock implements Clock {
 /** Randomness from the operating system's CSPRNG (production). */
 export class CryptoRandom implements Random {
   next(): number {
-    return randomInt(0, 2 ** 48) / 2 ** 48;
+    // randomInt's range is [min, max) with max - min < 2^48: 47 random bits scaled into [0, 1).
+    return randomInt(0, 2 ** 47) / 2 ** 47;
   }
 
   int(n: number): number {
