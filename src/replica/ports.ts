@@ -57,6 +57,8 @@ export interface Clock {
   now(): number;
   setTimer(delayMs: number, fn: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;
+  /** A monotonic, sub-millisecond time for measuring durations (defaults to `now()`). */
+  monotonic?(): number;
 }
 
 export interface TimerHandle {

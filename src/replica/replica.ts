@@ -49,6 +49,10 @@ export interface ConflictRecord {
 /** Optional hooks for metrics (observe/ implements them; the replica does not import prom-client). */
 export interface ReplicaObserver {
   conflictDetected?(c: { type: ConflictType; severity: Severity; resourceId: string }): void;
+  /** A pending conflict was closed (operator, quorum, superseding write); latency from detection. */
+  pendingClosed?(c: { strategy: StrategyName; latencyMs: number; resourceId: string }): void;
+  /** A conflict went to the pending queue (manual intervention, or waiting for a quorum). */
+  conflictPending?(c: { strategy: StrategyName; outcome: string; resourceId: string }): void;
   conflictResolved?(c: { strategy: StrategyName; outcome: string; latencyMs: number; resourceId: string }): void;
   splitBrain?(resourceId: string, hosts: readonly string[]): void;
   remoteVersion?(outcome: 'stale' | 'duplicate' | 'fast_forward' | 'concurrent' | 'causal_violation'): void;
@@ -418,6 +422,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const history = [...rs.history, ...superseded];
     const ancestor = commonAncestor(history, candidates);
     const lastKnownGood = this.lastKnownGood(history);
+    const t0 = this.mono();
     let decided = this.c.resolver(conflict, { ancestor, lastKnownGood, now });
     let effective = conflict;
     // A merged VM state is checked against the invariants before it is accepted.
@@ -473,14 +478,19 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const added = nextSet.map(versionToJSON);
     ops.push(...this.audit.append('conflict', now, { from, conflictId: record.id, decision, set: nextSet.map((x) => x.id), added }, resourceId).ops);
     this.emit('conflict', { record });
+    if (status === 'pending') this.c.observer?.conflictPending?.({ strategy: decision.strategy, outcome: decision.outcome, resourceId });
     if (status === 'resolved') {
-      this.c.observer?.conflictResolved?.({ strategy: decision.strategy, outcome: decision.outcome, latencyMs: 0, resourceId });
+      this.c.observer?.conflictResolved?.({ strategy: decision.strategy, outcome: decision.outcome, latencyMs: this.mono() - t0, resourceId });
       this.emit('decision', { record });
     }
     if (splitHosts) {
       this.c.observer?.splitBrain?.(resourceId, splitHosts);
       this.emit('split-brain', { resourceId, hosts: splitHosts, conflictId: record.id });
     }
+  }
+
+  private mono(): number {
+    return this.c.clock.monotonic ? this.c.clock.monotonic() : this.c.clock.now();
   }
 
   private lastKnownGood(history: readonly Version[]): Version | undefined {
@@ -518,12 +528,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     };
     const closed: ConflictRecord = { ...record, status: 'resolved', resolvedAt: now, decision };
     this.conflicts.set(record.id, closed);
-    this.c.observer?.conflictResolved?.({
-      strategy: record.strategy,
-      outcome: 'resolved',
-      latencyMs: now - record.detectedAt,
-      resourceId: record.resourceId,
-    });
+    this.c.observer?.pendingClosed?.({ strategy: record.strategy, latencyMs: now - record.detectedAt, resourceId: record.resourceId });
     this.emit('decision', { record: closed });
     return [
       { type: 'put', sublevel: 'conflicts', key: record.id, value: encodeRecord(RecordKind.conflict, closed) },

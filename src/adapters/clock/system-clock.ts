@@ -10,6 +10,10 @@ export class SystemClock implements Clock {
     return Date.now();
   }
 
+  monotonic(): number {
+    return performance.now();
+  }
+
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const id = this.nextId++;
     const t = setTimeout(() => {
