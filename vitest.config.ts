@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['./test/support/polyfill.ts'],
         },
       },
       {
@@ -15,6 +16,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['./test/support/polyfill.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -24,6 +26,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['./test/support/polyfill.ts'],
           pool: 'forks',
           fileParallelism: false,
           testTimeout: 180_000,

@@ -1,0 +1,142 @@
+import type { PrivateKey } from '@libp2p/interface';
+import type { TransportLogger } from './logger.js';
+
+/** Why an inbound gossip message (or an rpc hello) was refused before reaching the replica. */
+export type RejectReason =
+  /** Larger than `maxMessageBytes` (on the wire, or once inflated). */
+  | 'oversized'
+  /** Not a well-formed envelope (or hello). */
+  | 'undecodable'
+  /** Not signed, or the signature, seqno or signer field is invalid (counted from gossipsub's own check). */
+  | 'unsigned'
+  /** The envelope's node id is bound to another peer, or the signing peer is bound to another node id. */
+  | 'wrong-binding'
+  /** A sequence number already accepted from that origin, or older than the replay window. */
+  | 'replayed'
+  /** Published longer than `maxEnvelopeAgeMs` ago by the publisher's clock. */
+  | 'stale'
+  /** An rpc hello for another cluster. */
+  | 'wrong-cluster';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['oversized', 'undecodable', 'unsigned', 'wrong-binding', 'replayed', 'stale', 'wrong-cluster'];
+
+/** Plain, cloneable options (the live collaborators are in `Libp2pTransportComponents`). */
+export interface Libp2pTransportInit {
+  /** This node's id: a short configured name such as `hv-01`. */
+  readonly nodeId: string;
+  /** The cluster name: the gossip topic is `/dwcp/<cluster>/gossip/1`, and hellos carry it. */
+  readonly cluster: string;
+  /** Listen multiaddrs (default `/ip4/127.0.0.1/tcp/0`). */
+  readonly listen?: readonly string[];
+  /** Addresses to announce instead of the listen addresses (behind NAT). */
+  readonly announce?: readonly string[];
+  /** Peers to connect to, as multiaddrs ending in `/p2p/<peer id>`; redialled while disconnected. */
+  readonly bootstrap?: readonly string[];
+  /** The private-network key, in the pnet file format (`loadPsk`). Required unless `insecureNoPsk`. */
+  readonly psk?: Uint8Array;
+  /** Development only: run without a private network (anyone who can reach the port can join). */
+  readonly insecureNoPsk?: boolean;
+  /** When non-empty, only these peer ids may connect (both directions), through the connection gater. */
+  readonly allowPeers?: readonly string[];
+  /** Known bindings, node id → peer id, fixed from the start (never taken by another peer). */
+  readonly pinnedBindings?: Readonly<Record<string, string>>;
+  /** Largest replica payload in a gossip envelope, after inflation (default 1 MiB). */
+  readonly maxMessageBytes?: number;
+  /** Largest request or response payload (default 16 MiB). */
+  readonly maxRequestBytes?: number;
+  /** Per-request timeout when the caller gives none shorter (default 5 s). */
+  readonly requestTimeoutMs?: number;
+  /** How long an rpc stream may go without the remote's hello (default 5 s). */
+  readonly helloTimeoutMs?: number;
+  /** Inbound requests handled at once per rpc stream (default 256). */
+  readonly maxInflightRequests?: number;
+  /** How long a publish nobody could receive yet is retried before it is dropped (default 10 s). */
+  readonly publishRetryMs?: number;
+  /**
+   * A publish waits (at most this long after a peer connected) until every connected peer has
+   * announced its subscription, so that a peer that just connected does not miss it (default 2 s).
+   */
+  readonly subscribeGraceMs?: number;
+  /** Publishes signed and sent per event-loop turn (default 64). */
+  readonly publishBatchSize?: number;
+  /** Publishes waiting at most; beyond this the oldest are dropped (default 10,000). */
+  readonly maxQueuedPublishes?: number;
+  /** Gossip bodies at least this long are deflated when that helps (default 512 bytes). */
+  readonly compressAbove?: number;
+  /** Gossip older than this by the publisher's clock is ignored (default 10 min; 0 disables). */
+  readonly maxEnvelopeAgeMs?: number;
+  /** Out-of-order tolerance of the replay guard, in messages per origin (default 256). */
+  readonly replayWindow?: number;
+  /** Inbound connections per second accepted from one host (libp2p's default is 5; default here 200). */
+  readonly inboundConnectionThreshold?: number;
+  /** How often disconnected bootstrap and bound peers are redialled at most (default 2 s, with backoff to 30 s). */
+  readonly redialIntervalMs?: number;
+  /** Dial timeout (default 5 s). */
+  readonly dialTimeoutMs?: number;
+  /** gossipsub heartbeat (default 700 ms: mesh repair and IHAVE gossip come sooner than libp2p's 1 s). */
+  readonly gossipHeartbeatMs?: number;
+}
+
+/** Live collaborators. */
+export interface Libp2pTransportComponents {
+  /** The node's Ed25519 key (`loadOrCreateIdentity`). Without it, an ephemeral key is generated (warned). */
+  readonly privateKey?: PrivateKey;
+  readonly logger?: TransportLogger;
+  /** Wall clock in ms (envelope timestamps, sequence numbers, staleness). */
+  readonly now?: () => number;
+  /** Called for every refused gossip message or hello; `peerId` is the signer or remote peer when known. */
+  readonly onRejected?: (reason: RejectReason, peerId: string | undefined) => void;
+}
+
+export const transportDefaults = {
+  listen: ['/ip4/127.0.0.1/tcp/0'] as readonly string[],
+  maxMessageBytes: 1024 * 1024,
+  maxRequestBytes: 16 * 1024 * 1024,
+  requestTimeoutMs: 5_000,
+  helloTimeoutMs: 5_000,
+  maxInflightRequests: 256,
+  publishRetryMs: 10_000,
+  subscribeGraceMs: 2_000,
+  publishBatchSize: 64,
+  maxQueuedPublishes: 10_000,
+  compressAbove: 512,
+  maxEnvelopeAgeMs: 10 * 60_000,
+  replayWindow: 256,
+  inboundConnectionThreshold: 200,
+  redialIntervalMs: 2_000,
+  dialTimeoutMs: 5_000,
+  gossipHeartbeatMs: 700,
+} as const;
+
+export const RPC_PROTOCOL = '/dwcp/rpc/1';
+
+export function gossipTopic(cluster: string): string {
+  return `/dwcp/${cluster}/gossip/1`;
+}
+
+/** Counters, all monotonic since start. */
+export interface Libp2pTransportStats {
+  /** Refused gossip messages and hellos, by reason. */
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+  /** Of those: a second peer claiming a node id bound to another peer (gossip or hello). */
+  readonly bindingConflicts: number;
+  readonly gossipPublished: number;
+  /** Times the publish queue waited: nobody subscribed yet, or a newly connected peer not yet subscribed. */
+  readonly gossipRetries: number;
+  /** Publishes given up after `publishRetryMs`, or dropped from a full queue, or while stopped. */
+  readonly gossipDropped: number;
+  /** Publishes refused because the payload exceeds `maxMessageBytes`. */
+  readonly gossipOversized: number;
+  readonly gossipDelivered: number;
+  /** Publishes whose body was deflated. */
+  readonly gossipCompressed: number;
+  /** rpc streams this node opened / accepted (one long-lived stream per peer is the norm). */
+  readonly rpcStreamsOpened: number;
+  readonly rpcStreamsAccepted: number;
+  readonly requestsSent: number;
+  readonly requestsServed: number;
+  readonly requestFailures: number;
+  readonly requestTimeouts: number;
+  /** Publishes waiting for a retry right now. */
+  readonly queuedPublishes: number;
+}
