@@ -17,6 +17,7 @@ import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js
 import { AuditLog } from './audit-log.js';
 import { decodeGossip, encodeGossip, MAX_BATCH_VERSIONS, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
+import { CRDT_PREFIX, mergeCrdtVersions } from './crdt-resource.js';
 import { DigestIndex, setHash } from './digest.js';
 import { TypedEmitter } from './events.js';
 import type { Clock, Hypervisor, Store, StoreOp, TimerHandle, Transport } from './ports.js';
@@ -395,6 +396,16 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       }
       case 'concurrent': {
         const candidates = sortedSet([...outcome.concurrent, v]);
+        if (v.resourceId.startsWith(CRDT_PREFIX)) {
+          // CRDTs merge without conflicts: one version, the join of the states and of the clocks.
+          const merged = mergeCrdtVersions(candidates);
+          if (merged) {
+            this.setVersions(v.resourceId, rs, [merged], [...outcome.superseded, ...outcome.concurrent], undefined, ops);
+            ops.push(...this.audit.append('merge', now, { from, set: [merged.id], added: [versionToJSON(v), versionToJSON(merged)] }, v.resourceId).ops);
+            this.emit('applied', { version: merged, from });
+            return;
+          }
+        }
         const conflict =
           candidates.length === 2
             ? this.detector.detectConflict(v.resourceId, outcome.concurrent[0]!, v, now)
