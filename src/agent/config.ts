@@ -225,6 +225,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
   DWCP_PSK_FILE: 'cluster.pskFile',
   DWCP_POLICY: 'policy',
   DWCP_LOG_LEVEL: 'log.level',
+  DWCP_LOG_FORMAT: 'log.format',
 };
 
 /** Apply `key.path=value` overrides (flags, env) to a raw config document before validation. */

@@ -55,9 +55,12 @@ export class VoterSetError extends DwcpError {
 
 export interface PaxosOptions {
   readonly nodeId: string;
-  /** The fixed voter set (node ids). */
-  readonly voters: readonly string[];
-  /** Number of votes expected (defaults to voters.length). */
+  /**
+   * The voter set (node ids): fixed (cluster.voters), or a function for clusters where every agent
+   * votes and the set is learned; then `expectedVotes` caps it so that quorums still intersect.
+   */
+  readonly voters: readonly string[] | (() => readonly string[]);
+  /** Number of votes expected (defaults to the number of voters). */
   readonly expectedVotes?: number;
   /** Per-phase timeout (ms). */
   readonly phaseTimeoutMs?: number;
@@ -74,8 +77,8 @@ export interface PaxosComponents {
 
 export class Paxos {
   private readonly self: string;
-  readonly voters: readonly string[];
-  readonly quorum: number;
+  private readonly voterSource: () => readonly string[];
+  private readonly expectedVotes: number | undefined;
   private readonly phaseTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly states = new Map<string, AcceptorState>();
@@ -91,14 +94,10 @@ export class Paxos {
     private readonly c: PaxosComponents,
   ) {
     this.self = options.nodeId;
-    this.voters = [...new Set(options.voters)].sort();
-    const expected = options.expectedVotes ?? this.voters.length;
-    if (this.voters.length > expected) {
-      throw new VoterSetError(
-        `${this.voters.length} distinct voters (${this.voters.join(', ')}) but expectedVotes is ${expected}: refusing quorum decisions`,
-      );
-    }
-    this.quorum = Math.floor(expected / 2) + 1;
+    const v = options.voters;
+    this.voterSource = typeof v === 'function' ? v : () => v;
+    this.expectedVotes = options.expectedVotes;
+    this.checkVoters();
     this.phaseTimeoutMs = options.phaseTimeoutMs ?? 1_000;
     this.maxAttempts = options.maxAttempts ?? 8;
     c.rpc.handle('px-prepare', (from, b) => this.onPrepare(from, b));
@@ -106,8 +105,27 @@ export class Paxos {
     c.rpc.handle('px-decided', (from, b) => this.onDecided(from, b));
   }
 
+  /** The current voter set, sorted. */
+  get voters(): readonly string[] {
+    return [...new Set(this.voterSource())].sort();
+  }
+
+  /** Votes needed: floor(expectedVotes / 2) + 1. */
+  get quorum(): number {
+    return Math.floor((this.expectedVotes ?? this.voters.length) / 2) + 1;
+  }
+
   get isVoter(): boolean {
     return this.voters.includes(this.self);
+  }
+
+  /** Refuse quorum decisions when more distinct voters are known than expected (quorums might not intersect). */
+  private checkVoters(): void {
+    const voters = this.voters;
+    const expected = this.expectedVotes ?? voters.length;
+    if (voters.length > expected) {
+      throw new VoterSetError(`${voters.length} distinct voters (${voters.join(', ')}) but expectedVotes is ${expected}: refusing quorum decisions`);
+    }
   }
 
   /** A value already decided for `key` (learned or read from the acceptor state). */
@@ -136,6 +154,7 @@ export class Paxos {
   async propose<T>(key: string, value: T, signal?: AbortSignal): Promise<Decided<T>> {
     const known = await this.decided<T>(key);
     if (known) return known;
+    this.checkVoters();
     let lastDetail = 'no attempt';
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (signal?.aborted) throw new NoQuorumError(key, 'aborted');

@@ -42,6 +42,8 @@ export interface HostRecord {
   id: string;
   capacity: { cpu: number; memory_mb: number };
   labels: Record<string, string>;
+  /** The host's configured priority (highest_priority strategy, split-brain keeper choice). */
+  priority?: number;
 }
 
 /** A VM state or host record with a wrong type or value. `meta.field` is the dotted path. */
@@ -168,7 +170,13 @@ export function parseHostRecord(input: unknown, where = 'host'): HostRecord {
   if (!isPlainObject(labels) || !Object.values(labels).every((v) => typeof v === 'string')) {
     throw bad(`${where}.labels`, 'an object of string values', labels);
   }
-  return { id: input.id, capacity: { cpu: cap.cpu, memory_mb: cap.memory_mb }, labels: labels as Record<string, string> };
+  const priority = input.priority;
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
+    throw bad(`${where}.priority`, 'a number', priority);
+  }
+  const out: HostRecord = { id: input.id, capacity: { cpu: cap.cpu, memory_mb: cap.memory_mb }, labels: labels as Record<string, string> };
+  if (priority !== undefined) out.priority = priority;
+  return out;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
