@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLibp2pTransport, loadOrCreateIdentity, loadPsk, type Libp2pTransport } from '../adapters/libp2p/index.js';
+import { createLibp2pTransport, FaultShim, loadOrCreateIdentity, loadPsk, type Libp2pTransport } from '../adapters/libp2p/index.js';
 import { LevelStore } from '../adapters/level/level-store.js';
 import { CryptoRandom, SystemClock } from '../adapters/clock/system-clock.js';
 import { ExecHypervisor } from '../adapters/hypervisor/exec-hypervisor.js';
 import { NoopHypervisor } from '../adapters/hypervisor/fake-hypervisor.js';
 import { ApiServer } from '../api/server.js';
+import { HttpError } from '../api/http-errors.js';
 import type { ApiBackend } from '../api/backend.js';
 import { renderDashboardPage } from '../api/dashboard-page.js';
 import { PolicyManager } from '../core/policy/manager.js';
@@ -20,7 +21,7 @@ import type { Policy } from '../core/policy/types.js';
 import { parseHostRecord } from '../core/vm/state.js';
 import { evaluateHealth } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
-import { AntiEntropy } from '../replica/anti-entropy.js';
+import { AntiEntropy, type SyncResult } from '../replica/anti-entropy.js';
 import { Coordinator } from '../replica/coordinator.js';
 import { CrdtService } from '../replica/crdt-service.js';
 import { FailureDetector } from '../replica/failure-detector.js';
@@ -38,6 +39,12 @@ import { loadPolicy } from './policy-file.js';
 export interface AgentDeps {
   readonly logger?: Logger;
   readonly hypervisor?: Hypervisor;
+  /**
+   * Test only: wrap the transport in a fault shim and expose `POST /v1/test/faults`
+   * (`{partition: [node ids]}`, `{cut: [...]}`, `{heal: true}`). The CLI turns it on with
+   * DWCP_TEST_FAULT_INJECTION=1; never in production.
+   */
+  readonly faultInjection?: boolean;
 }
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -60,7 +67,8 @@ export class Agent {
   fd!: FailureDetector;
   paxos!: Paxos;
   leases!: LeaseManager;
-  ae!: AntiEntropy;
+  ae: AntiEntropy | undefined;
+  shim: FaultShim | undefined;
   crdts!: CrdtService;
   api!: ApiServer;
 
@@ -143,6 +151,10 @@ export class Agent {
       },
     );
     this.transport = transport;
+    const shim = this.deps.faultInjection ? new FaultShim(transport, { blackholeMs: 1_000 }) : undefined;
+    if (shim) this.log.warn('TEST FAULT INJECTION ENABLED (DWCP_TEST_FAULT_INJECTION): /v1/test/faults can cut links');
+    const net = shim ?? transport;
+    this.shim = shim;
 
     const hypervisor = this.deps.hypervisor ?? this.makeHypervisor();
     const random = new CryptoRandom();
@@ -150,7 +162,7 @@ export class Agent {
       { nodeId: cfg.node.id, overcommit: cfg.cluster.overcommit },
       {
         store,
-        transport,
+        transport: net,
         clock: this.clock,
         hypervisor,
         resolver: createResolver({ policy: () => this.policies.active(), nodePriorities: this.priorities }),
@@ -185,18 +197,22 @@ export class Agent {
     await transport.start();
     this.push('transport', () => transport.stop());
 
-    const rpc = new RpcRouter(transport);
+    const rpc = new RpcRouter(net);
     const voters = cfg.cluster.voters ?? ((): string[] => [...this.knownNodes]);
     const expectedVotes = cfg.cluster.expectedVotes ?? undefined;
     this.fd = new FailureDetector(
       { nodeId: cfg.node.id, voters: cfg.cluster.voters ?? [...this.knownNodes], ...(expectedVotes ? { expectedVotes } : {}), heartbeatMs: cfg.timing.heartbeat },
-      { rpc, transport, clock: this.clock },
+      { rpc, transport: net, clock: this.clock },
     );
     this.fd.on('peer', ({ peer, state }) => {
       this.metrics.setPeers(this.fd.peers());
       this.log.info('peer', { peer, state });
       if (state === 'down') this.reconnectedAt.delete(peer);
-      if (state === 'up') this.reconnectedAt.set(peer, this.clock.now());
+      if (state === 'up') {
+        this.reconnectedAt.set(peer, this.clock.now());
+        // A silent partition healed (heartbeats are back): repair now rather than at the next round.
+        void this.ae?.syncWith(peer).then((r) => this.onRound(r), () => undefined);
+      }
     });
     this.fd.on('quorum', (q) => {
       this.metrics.setQuorum(q);
@@ -213,23 +229,15 @@ export class Agent {
       {
         replica,
         rpc,
-        transport,
+        transport: net,
         clock: this.clock,
         random,
-        onRound: (r) => {
-          this.metrics.antiEntropyRound(r);
-          if (r.resources > 0) {
-            this.log.info('anti-entropy repaired', { ...r });
-            // Confirm convergence with a follow-up round.
-            this.clock.setTimer(200, () => void this.ae.syncWith(r.peer).then((x) => this.onConverged(x.peer, x.resources), () => undefined));
-          } else {
-            this.onConverged(r.peer, 0);
-          }
-        },
+        onRound: (r) => this.onRound(r),
       },
     );
-    this.ae.start();
-    this.push('anti-entropy', () => this.ae.stop());
+    const ae = this.ae;
+    ae.start();
+    this.push('anti-entropy', () => ae.stop());
 
     const coordinator = new Coordinator(
       {
@@ -270,6 +278,7 @@ export class Agent {
 
     const token = cfg.api.tokenFile ? readFileSync(cfg.api.tokenFile, 'utf8').trim() : undefined;
     this.api = new ApiServer({ listen: cfg.api.listen, token, onError: (err, req) => this.log.error('api error', { err, ...req }) }, this.backend());
+    if (shim) this.api.addJsonRoute('POST', '/v1/test/faults', (body) => this.applyFault(shim, body));
     await this.api.start();
     this.push('api', () => this.api.stop());
   }
@@ -285,6 +294,17 @@ export class Agent {
     await this.replica.put(rid, record);
   }
 
+  private onRound(r: SyncResult): void {
+    this.metrics.antiEntropyRound(r);
+    if (r.resources > 0) {
+      this.log.info('anti-entropy repaired', { ...r });
+      // Confirm convergence with a follow-up round.
+      this.clock.setTimer(200, () => void this.ae?.syncWith(r.peer).then((x) => this.onConverged(x.peer, x.resources), () => undefined));
+    } else {
+      this.onConverged(r.peer, 0);
+    }
+  }
+
   private onConverged(peer: string, differing: number): void {
     const since = this.reconnectedAt.get(peer);
     if (differing === 0 && since !== undefined) {
@@ -293,6 +313,20 @@ export class Agent {
       this.metrics.convergedAfter(ms);
       this.log.info('converged with peer', { peer, ms });
     }
+  }
+
+  private applyFault(shim: FaultShim, body: unknown): { ok: true } {
+    const b = (body ?? {}) as { partition?: unknown; cut?: unknown; heal?: unknown };
+    const ids = (v: unknown): string[] => {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new HttpError(400, 'ERR_BAD_REQUEST', 'expected a list of node ids');
+      return v;
+    };
+    if (b.heal === true) shim.heal();
+    else if (b.partition !== undefined) shim.partition(ids(b.partition));
+    else if (b.cut !== undefined) shim.cut(ids(b.cut));
+    else throw new HttpError(400, 'ERR_BAD_REQUEST', 'expected {partition: [ids]} | {cut: [ids]} | {heal: true}');
+    this.log.warn('test fault applied', { fault: b });
+    return { ok: true };
   }
 
   private makeHypervisor(): Hypervisor {

@@ -75,6 +75,11 @@ export class ApiServer {
     });
   }
 
+  /** Add an endpoint (e.g. the test-only fault injection endpoint). */
+  addJsonRoute(method: string, path: string, handler: (body: unknown) => unknown): void {
+    this.route(method, path, async (req) => ({ json: await handler(method === 'GET' ? undefined : await readJson(req)) }));
+  }
+
   private route(method: string, path: string, handler: Handler): void {
     const pattern = new RegExp('^' + path.replace(/\{[a-z]+\}/g, '([^/]+)') + '$');
     this.routes.push({ method, pattern, handler });

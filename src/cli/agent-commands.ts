@@ -52,7 +52,7 @@ export async function agentCommand(argv: string[], io: Io): Promise<number> {
   if (config.cluster.insecureNoPsk) {
     log.warn('INSECURE: running without a cluster pre-shared key (cluster.insecureNoPsk); any host that can reach the port can join. Development only.');
   }
-  const agent = new Agent(config, { logger: log });
+  const agent = new Agent(config, { logger: log, faultInjection: io.env.DWCP_TEST_FAULT_INJECTION === '1' });
   let signals = 0;
   const done = new Promise<number>((resolveExit) => {
     const onSignal = (sig: NodeJS.Signals): void => {
