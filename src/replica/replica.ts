@@ -318,6 +318,11 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const ops: StoreOp[] = [];
     if (record && record.status === 'pending') {
       ops.push(...this.closeConflict(record, now, how, [version], ballot));
+    } else if (record && ballot !== undefined && record.decision.ballot === undefined && record.decision.result.some((r) => r.versionId === version.id)) {
+      // The decided version arrived by gossip before this node learned the decision: record the ballot too.
+      const annotated: ConflictRecord = { ...record, decision: { ...record.decision, ballot, notes: [...record.decision.notes, how] } };
+      this.conflicts.set(record.id, annotated);
+      ops.push({ type: 'put', sublevel: 'conflicts', key: record.id, value: encodeRecord(RecordKind.conflict, annotated) });
     }
     const outcome = classifyAgainstSet(rs.versions, version);
     if (outcome.kind === 'fast_forward') {
