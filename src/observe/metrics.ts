@@ -151,13 +151,13 @@ export class Metrics implements ReplicaObserver {
     }
   }
 
-  conflictPending(c: { strategy: StrategyName; outcome: string }): void {
+  conflictPending(c: { strategy: StrategyName; outcome: string; resourceId?: string }): void {
     this.pending++;
     if (c.outcome === 'pending_manual' || c.outcome === 'failed' || c.strategy === 'manual_intervention') this.manual++;
     this.strategyUsage.inc({ strategy: c.strategy });
   }
 
-  conflictResolved(c: { strategy: StrategyName; outcome: string; latencyMs: number }): void {
+  conflictResolved(c: { strategy: StrategyName; outcome: string; latencyMs: number; resourceId?: string }): void {
     if (c.outcome === 'failed') {
       this.failed++;
       return;

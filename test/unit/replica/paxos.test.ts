@@ -45,7 +45,7 @@ describe('Paxos', () => {
     const { nodes, run } = await setup(1);
     const [r] = await run([nodes[0]!.paxos.propose('k', { winner: 'a' })]);
     expect(r).toMatchObject({ status: 'fulfilled', value: { value: { winner: 'a' } } });
-    expect((r as PromiseFulfilledResult<{ voters: string[] }>).value.voters.length).toBeGreaterThanOrEqual(3);
+    expect((r as PromiseFulfilledResult<{ voters: readonly string[] }>).value.voters.length).toBeGreaterThanOrEqual(3);
   });
 
   it('never decides two values under concurrent proposers, loss, duplication and reordering (many seeds)', async () => {
