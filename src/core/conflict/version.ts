@@ -56,7 +56,21 @@ export function assertResourceId(resourceId: unknown, where = 'resource id'): as
   }
 }
 
+/**
+ * Digests of live data objects already hashed. Replicated data is never mutated once a version holds
+ * it (every change makes a new object), so a resolution that keeps a winner's data reuses its digest
+ * instead of re-encoding and re-hashing it. Tombstones have no data and are not cached.
+ */
+const digestCache = new WeakMap<object, string>();
+
 export function contentDigest(data: unknown, deleted: boolean): string {
+  if (!deleted && typeof data === 'object' && data !== null) {
+    const cached = digestCache.get(data);
+    if (cached !== undefined) return cached;
+    const d = sha256Hex('D' + canonicalJson(data)).slice(0, 32);
+    digestCache.set(data, d);
+    return d;
+  }
   return sha256Hex((deleted ? 'T' : 'D') + canonicalJson(data)).slice(0, 32);
 }
 
