@@ -1,4 +1,5 @@
 import { DwcpError } from '../core/errors.js';
+import { SUBLEVELS, type StoreOp } from './ports.js';
 
 export class StoreClosedError extends DwcpError {
   constructor(where: string) {
@@ -26,3 +27,15 @@ export class CorruptRecordError extends DwcpError {
     super('ERR_CORRUPT_RECORD', `corrupt record ${sublevel}/${key}: ${reason}`, { sublevel, key, reason });
   }
 }
+
+/** Why a batch cannot be written (checked before it joins a group, so it never fails others). */
+export function malformedOps(ops: readonly StoreOp[]): string | undefined {
+  for (const op of ops) {
+    if (!(SUBLEVELS as readonly string[]).includes(op.sublevel)) return `unknown sublevel ${JSON.stringify(op.sublevel)}`;
+    if (typeof op.key !== 'string' || op.key.length === 0) return `empty key in ${op.sublevel}`;
+    if (op.type === 'put' && !(op.value instanceof Uint8Array)) return `put ${op.sublevel}/${op.key} without a value`;
+    if (op.type !== 'put' && op.type !== 'del') return `unknown operation ${JSON.stringify(op.type)}`;
+  }
+  return undefined;
+}
+

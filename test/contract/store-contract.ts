@@ -91,6 +91,17 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(n).toBe(200);
     });
 
+    it('rejects a malformed write without holding up or failing the writes around it', async () => {
+      const good1 = store.write([{ type: 'put', sublevel: 'meta', key: 'a', value: bytes('1') }]);
+      const bad = store.write([{ type: 'put', sublevel: 'meta', key: 'c' }]);
+      const good2 = store.write([{ type: 'put', sublevel: 'meta', key: 'b', value: bytes('2') }]);
+      await expect(bad).rejects.toMatchObject({ code: 'ERR_STORE_WRITE' });
+      await good1;
+      await good2;
+      expect(text(await store.get('meta', 'b'))).toBe('2');
+      expect(await store.get('meta', 'c')).toBeUndefined();
+    });
+
     it('keeps its data across close and reopen', async () => {
       await store.write([{ type: 'put', sublevel: 'checkpoints', key: 'c1', value: bytes('state') }]);
       await store.close();

@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
-import { StoreClosedError, StoreLockedError, StoreWriteError } from '../../replica/store-errors.js';
+import { malformedOps, StoreClosedError, StoreLockedError, StoreWriteError } from '../../replica/store-errors.js';
 
 export interface LevelStoreInit {
   /** The LevelDB directory. */
@@ -77,6 +77,8 @@ export class LevelStore implements Store {
   write(ops: readonly StoreOp[]): Promise<void> {
     this.assertOpen();
     if (ops.length === 0) return Promise.resolve();
+    const bad = malformedOps(ops);
+    if (bad) return Promise.reject(new StoreWriteError(bad, {}));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
       if (!this.flushing) this.flushing = this.flush();
@@ -110,19 +112,13 @@ export class LevelStore implements Store {
           group.push(next);
           count += next.ops.length;
         }
-        const batch = this.db.batch();
-        for (const w of group) {
-          for (const op of w.ops) {
-            const sub = this.sub(op.sublevel);
-            if (op.type === 'put') {
-              if (!(op.value instanceof Uint8Array)) {
-                throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
-              }
-              batch.put(op.key, op.value, { sublevel: sub });
-            } else {
-              batch.del(op.key, { sublevel: sub });
-            }
-          }
+        let batch: ReturnType<typeof this.db.batch>;
+        try {
+          batch = this.buildBatch(group);
+        } catch (err) {
+          // A malformed operation fails its whole group (nothing of it is written), not the store.
+          for (const w of group) w.reject(err);
+          continue;
         }
         try {
           await batch.write({ sync: true });
@@ -138,6 +134,29 @@ export class LevelStore implements Store {
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  private buildBatch(group: readonly PendingWrite[]): ReturnType<typeof this.db.batch> {
+    const batch = this.db.batch();
+    try {
+      for (const w of group) {
+        for (const op of w.ops) {
+          const sub = this.sub(op.sublevel);
+          if (op.type === 'put') {
+            if (!(op.value instanceof Uint8Array)) {
+              throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
+            }
+            batch.put(op.key, op.value, { sublevel: sub });
+          } else {
+            batch.del(op.key, { sublevel: sub });
+          }
+        }
+      }
+    } catch (err) {
+      void batch.close();
+      throw err;
+    }
+    return batch;
   }
 
   private sub(s: Sublevel): Sub {

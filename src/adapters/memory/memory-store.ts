@@ -1,5 +1,5 @@
 import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
-import { StoreClosedError } from '../../replica/store-errors.js';
+import { malformedOps, StoreClosedError, StoreWriteError } from '../../replica/store-errors.js';
 
 /**
  * The in-memory store used by unit tests and simulations. It keeps sorted keys per sublevel and can
@@ -32,6 +32,8 @@ export class MemoryStore implements Store {
 
   write(ops: readonly StoreOp[]): Promise<void> {
     this.assertOpen();
+    const bad = malformedOps(ops);
+    if (bad) return Promise.reject(new StoreWriteError(bad, {}));
     for (const op of ops) {
       const level = this.level(op.sublevel);
       if (op.type === 'put') {
