@@ -148,6 +148,10 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
   };
   const nodeId = str(NODE_ID_PATTERN, 'a node id (1-64 characters of [A-Za-z0-9._-])');
   const multiaddr = str(/^\/(ip4|ip6|dns|dns4|dns6)\/[^\s]+$/, 'a multiaddr such as /ip4/10.0.0.11/tcp/7700');
+  const peerAddr = str(
+    /^\/(ip4|ip6|dns|dns4|dns6)\/[^\s]+\/p2p\/[1-9A-HJ-NP-Za-km-z]{40,60}$/,
+    'a peer multiaddr ending in /p2p/<peer id>, such as /ip4/10.0.0.11/tcp/7700/p2p/12D3KooW... (dwcp init prints the peer id)',
+  );
   const hostPort = str(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port such as 127.0.0.1:9090');
 
   const schema = obj({
@@ -160,7 +164,7 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
       pskFile: nullable(str()),
       insecureNoPsk: bool,
       listen: list(multiaddr),
-      bootstrap: list(multiaddr),
+      bootstrap: list(peerAddr),
       allowPeers: list(str(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'a libp2p peer id (base58)')),
     }),
     api: obj({ listen: hostPort, tokenFile: nullable(str()) }),

@@ -35,6 +35,7 @@ describe('agent config', () => {
     ['node: { id: hv-01 }', 'cluster.pskFile', /pre-shared key/],
     ['cluster: { insecureNoPsk: true }', 'node.id', /required/],
     ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true, bootstrap: [10.0.0.1:7700] }', 'cluster.bootstrap[0]', /multiaddr/],
+    ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true, bootstrap: [/ip4/10.0.0.1/tcp/7700] }', 'cluster.bootstrap[0]', /\/p2p\/<peer id>/],
     ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true }\nhypervisor: { driver: kvm }', 'hypervisor.driver', /none, exec/],
   ])('rejects %j naming %s', (text, path, expected) => {
     const e = err(() => parseConfig(text, 'agent.yaml'));
@@ -54,11 +55,13 @@ describe('agent config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dwcp-cfg-'));
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, 'node: { id: from-file, dataDir: data }\ncluster: { insecureNoPsk: true }\napi: { listen: "127.0.0.1:9090" }\n');
-    const env = { DWCP_NODE_ID: 'from-env', DWCP_API_LISTEN: '127.0.0.1:9999', DWCP_BOOTSTRAP: '/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/tcp/2' };
+    const p1 = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE';
+    const p2 = '/ip4/127.0.0.1/tcp/2/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE';
+    const env = { DWCP_NODE_ID: 'from-env', DWCP_API_LISTEN: '127.0.0.1:9999', DWCP_BOOTSTRAP: `${p1}, ${p2}` };
     const cfg = loadAgentConfig(file, { 'node.id': 'from-flag' }, env);
     expect(cfg.node.id).toBe('from-flag');
     expect(cfg.api.listen).toBe('127.0.0.1:9999');
-    expect(cfg.cluster.bootstrap).toEqual(['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2']);
+    expect(cfg.cluster.bootstrap).toEqual([p1, p2]);
     expect(cfg.node.dataDir).toBe(join(dir, 'data')); // relative to the config file
     expect(loadAgentConfig(file, {}, {}).node.id).toBe('from-file');
     rmSync(dir, { recursive: true, force: true });
