@@ -33,6 +33,19 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts'],
+          environment: 'node',
+          setupFiles: ['./test/support/polyfill.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+        },
+      },
     ],
   },
 });
