@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { NODE_ID_PATTERN } from '../core/clock/node-ids.js';
+import { describeValue } from '../core/codec/describe.js';
 import { DwcpError } from '../core/errors.js';
 import { parseDuration } from '../core/policy/duration.js';
 
@@ -47,7 +48,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export class ConfigError extends DwcpError {
   constructor(file: string, path: string, expected: string, got?: unknown) {
-    const shown = got === undefined ? '' : `, got ${(JSON.stringify(got) as string | undefined)?.slice(0, 80) ?? typeof got}`;
+    const shown = got === undefined ? '' : `, got ${describeValue(got)}`;
     super('ERR_CONFIG', `${file}: ${path}: expected ${expected}${shown}`, { file, path, expected });
   }
 }
@@ -96,7 +97,12 @@ function parseYaml(text: string, file: string): Record<string, unknown> {
     const pos = e.linePos?.[0];
     throw new ConfigError(file, pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)', 'valid YAML', e.message.split('\n')[0]);
   }
-  const js: unknown = doc.toJS() ?? {};
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(file, '(yaml)', 'a YAML document without unresolved or excessive aliases', err instanceof Error ? err.message : String(err));
+  }
   if (!isObject(js)) throw new ConfigError(file, '(top level)', 'a mapping', js);
   return js;
 }
@@ -140,7 +146,7 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
     if (!isObject(v)) throw new ConfigError(file, p || '(top level)', 'a mapping', v);
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      const c = shape[k];
+      const c = Object.hasOwn(shape, k) ? shape[k] : undefined;
       if (!c) throw new ConfigError(file, p ? `${p}.${k}` : k, `one of the keys ${Object.keys(shape).join(', ')} (unknown key)`);
       out[k] = c(x, p ? `${p}.${k}` : k);
     }

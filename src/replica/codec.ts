@@ -1,4 +1,6 @@
 import { versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
+import { describeValue } from '../core/codec/describe.js';
+import { NODE_ID_PATTERN } from '../core/clock/node-ids.js';
 import { DwcpError } from '../core/errors.js';
 import { BadMessageError } from './errors.js';
 
@@ -37,8 +39,8 @@ export function decodeGossip(payload: Uint8Array): GossipBatch {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BadMessageError('gossip payload must be an object');
   const o = doc as Record<string, unknown>;
-  if (o.v !== GOSSIP_FORMAT) throw new BadMessageError(`unknown gossip format ${JSON.stringify(o.v)}`, { format: o.v });
-  if (typeof o.from !== 'string') throw new BadMessageError('gossip payload has no sender node id');
+  if (o.v !== GOSSIP_FORMAT) throw new BadMessageError(`unknown gossip format ${describeValue(o.v)}`);
+  if (typeof o.from !== 'string' || !NODE_ID_PATTERN.test(o.from)) throw new BadMessageError('gossip payload has no valid sender node id');
   if (!Array.isArray(o.versions)) throw new BadMessageError('gossip payload.versions must be an array');
   if (o.versions.length > MAX_BATCH_VERSIONS) {
     throw new BadMessageError(`gossip batch of ${o.versions.length} versions exceeds ${MAX_BATCH_VERSIONS}`);

@@ -83,7 +83,10 @@ export class Coordinator {
     const key = `conflict:${record.id}`;
     const paxos = this.c.paxos;
     // Whoever proposes, every node applies what is decided.
-    void paxos.whenDecided<Proposal>(key).then((d) => this.apply(record, d.value, d.ballot, d.voters));
+    void paxos
+      .whenDecided<Proposal>(key)
+      .then((d) => this.apply(record, d.value, d.ballot, d.voters))
+      .catch(() => undefined); // a malformed decision is refused in apply(); the conflict stays pending
     const rank = Math.max(0, paxos.voters.indexOf(this.o.nodeId));
     const stagger = (this.o.proposeStaggerMs ?? 50) * rank;
     if (stagger > 0) await new Promise<void>((r) => this.c.clock.setTimer(stagger, r));
@@ -126,7 +129,11 @@ export class Coordinator {
 
   private async apply(record: ConflictRecord, p: Proposal, ballot: string, voters: readonly string[]): Promise<void> {
     if (this.applied.some((a) => a.conflictId === record.id)) return;
+    if (typeof p !== 'object' || p === null || typeof p.winner !== 'string' || !['consensus', 'rollback', 'split_brain'].includes(p.kind)) return;
     const version = versionFromJSON(p.version, 'decided version');
+    // The decision must be about this conflict: a version of its resource dominating every candidate.
+    if (version.resourceId !== record.resourceId) return;
+    if (!record.candidates.every((c) => version.clock.dominates(versionFromJSON(c).clock))) return;
     this.applied.push({ conflictId: record.id, kind: p.kind, versionId: version.id, ballot });
     const how = `decided by quorum (${p.kind.replace('_', '-')}): ${p.winner} won, ballot ${ballot}${voters.length ? ` accepted by ${voters.join(', ')}` : ''}`;
     await this.c.replica.applyDecided(record.id, version, how, ballot);

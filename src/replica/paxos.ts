@@ -223,6 +223,7 @@ export class Paxos {
   private onAccept(_from: string, body: Record<string, unknown>): Promise<unknown> {
     const key = asKey(body.key);
     const ballot = asBallot(body.ballot);
+    assertValue(body.value);
     return this.withLock(key, async () => {
       if (!this.isVoter) return { ok: false, promised: null };
       const st = await this.load(key);
@@ -239,6 +240,8 @@ export class Paxos {
 
   private async onDecided(from: string, body: Record<string, unknown>): Promise<unknown> {
     const key = asKey(body.key);
+    if (from !== this.self && !this.voters.includes(from)) throw new BadMessageError(`px-decided from ${from}, which is not a voter`);
+    assertValue(body.value);
     this.learn(key, { value: body.value ?? null, ballot: typeof body.ballot === 'string' ? body.ballot : `from ${from}`, voters: [] });
     await this.persistDecided(key, body.value ?? null);
     return {};
@@ -343,6 +346,15 @@ export class Paxos {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     });
     return next;
+  }
+}
+
+/** A proposed value must be plain, finite, shallow enough JSON (checked before any state changes). */
+function assertValue(v: unknown): void {
+  try {
+    canonicalJson(v ?? null);
+  } catch (err) {
+    throw new BadMessageError(`malformed paxos value: ${err instanceof Error ? err.message : 'not encodable'}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { describeValue } from '../core/codec/describe.js';
 import { DwcpError } from '../core/errors.js';
 import { BadMessageError } from './errors.js';
 import type { Transport } from './ports.js';
@@ -51,10 +52,11 @@ export class RpcRouter {
       return reply({ error: { code: 'ERR_BAD_MESSAGE', message: err instanceof Error ? err.message : String(err) } });
     }
     const handler = typeof body.t === 'string' ? this.handlers.get(body.t) : undefined;
-    if (!handler) return reply({ error: { code: 'ERR_UNKNOWN_RPC', message: `unknown request type ${JSON.stringify(body.t)}` } });
+    if (!handler) return reply({ error: { code: 'ERR_UNKNOWN_RPC', message: `unknown request type ${describeValue(body.t)}` } });
     try {
       return reply((await handler(from, body)) ?? {});
     } catch (err) {
+      if (err instanceof RangeError) return reply({ error: { code: 'ERR_BAD_MESSAGE', message: 'request too deeply nested' } });
       const code = err instanceof DwcpError ? err.code : 'ERR_INTERNAL';
       return reply({ error: { code, message: err instanceof Error ? err.message : String(err) } });
     }

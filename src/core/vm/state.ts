@@ -1,4 +1,6 @@
 import type { JsonValue } from '../codec/canonical.js';
+import { canonicalJson } from '../codec/canonical.js';
+import { describeValue } from '../codec/describe.js';
 import { DwcpError } from '../errors.js';
 
 export const POWER_STATES = ['running', 'paused', 'stopped', 'crashed'] as const;
@@ -68,7 +70,7 @@ export function hostResourceId(nodeId: string): string {
 export function assertVmId(id: unknown, field = 'id'): asserts id is string {
   if (typeof id !== 'string' || !VM_ID.test(id)) {
     throw new InvalidVmStateError(
-      `${field} must be 1-128 characters of [A-Za-z0-9._-] starting with a letter or digit, got ${JSON.stringify(id)}`,
+      `${field} must be 1-128 characters of [A-Za-z0-9._-] starting with a letter or digit, got ${describeValue(id)}`,
       { field },
     );
   }
@@ -113,7 +115,7 @@ export function parseVmState(input: unknown, where = 'vm'): VMState {
   if (!(MIGRATION_STATUSES as readonly unknown[]).includes(mig)) {
     throw bad(`${where}.migration_status`, `one of ${MIGRATION_STATUSES.join(', ')}`, mig);
   }
-  return {
+  const out: VMState = {
     ...(o as Record<string, JsonValue>),
     id: o.id,
     host: o.host,
@@ -125,6 +127,13 @@ export function parseVmState(input: unknown, where = 'vm'): VMState {
     snapshot_id: snap,
     migration_status: mig as MigrationStatus,
   };
+  // Unknown fields are kept, so they must be replicable JSON too (finite numbers, not too deep).
+  try {
+    canonicalJson(out);
+  } catch (err) {
+    throw new InvalidVmStateError(`${where}: ${err instanceof Error ? err.message : 'not encodable'}`, { field: where, expected: 'plain JSON values' });
+  }
+  return out;
 }
 
 function parseInterface(nic: unknown, where: string): NetworkInterface {
@@ -184,6 +193,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function bad(field: string, expected: string, got?: unknown): InvalidVmStateError {
-  const shown = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
+  const shown = got === undefined ? 'nothing' : describeValue(got);
   return new InvalidVmStateError(`${field}: expected ${expected}, got ${shown}`, { field, expected });
 }
