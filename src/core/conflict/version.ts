@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from '../codec/canonical.js';
+import { sha256Hex, sha256OfCanonical } from '../codec/canonical.js';
 import { describeValue } from '../codec/describe.js';
 import { assertHlc, formatHlc, type Hlc } from '../clock/hlc.js';
 import { assertNodeId } from '../clock/node-ids.js';
@@ -67,11 +67,11 @@ export function contentDigest(data: unknown, deleted: boolean): string {
   if (!deleted && typeof data === 'object' && data !== null) {
     const cached = digestCache.get(data);
     if (cached !== undefined) return cached;
-    const d = sha256Hex('D' + canonicalJson(data)).slice(0, 32);
+    const d = sha256OfCanonical('D', data).slice(0, 32);
     digestCache.set(data, d);
     return d;
   }
-  return sha256Hex((deleted ? 'T' : 'D') + canonicalJson(data)).slice(0, 32);
+  return sha256OfCanonical(deleted ? 'T' : 'D', data).slice(0, 32);
 }
 
 function versionId(resourceId: string, clock: VectorClock, hlc: Hlc, origin: string, digest: string): string {

@@ -5,6 +5,7 @@
 import { formatHlc } from '../clock/hlc.js';
 import type { Conflict } from '../conflict/types.js';
 import type { Version } from '../conflict/version.js';
+import { sortedCopy } from '../resolve/common.js';
 import type {
   DecisionOutcome,
   DecisionRecord,
@@ -53,10 +54,10 @@ export function describeOrdering(versions: readonly Version[]): string {
     }
     clocks = concurrent === pairs ? 'clocks pairwise concurrent' : `clocks concurrent in ${concurrent} of ${pairs} pairs`;
   }
-  const order = [...versions]
-    .sort(byHlcThenOrigin)
-    .map((v) => `${shortId(v.id)} (${v.origin} @ ${formatHlc(v.hlc)})`)
-    .join(' < ');
+  let order = '';
+  for (const v of sortedCopy(versions, byHlcThenOrigin)) {
+    order += `${order === '' ? '' : ' < '}${shortId(v.id)} (${v.origin} @ ${formatHlc(v.hlc)})`;
+  }
   return `${clocks}; by (hlc, node id): ${order}`;
 }
 

@@ -195,34 +195,44 @@ function errorText(err: unknown): string {
 }
 
 /**
+ * A built-in step (1–3) matched: the policy's escalations are consulted first, highest priority first;
+ * the first that matches decides instead of the built-in `strategy` (see the module comment).
+ */
+function builtin(
+  compiled: CompiledPolicy,
+  conflict: Conflict,
+  path: PolicyStep[],
+  by: Selection['by'],
+  strategy: StrategyName,
+): Selection {
+  for (const e of compiled.escalations) {
+    let matched: boolean;
+    try {
+      matched = e.test(conflict);
+    } catch (err) {
+      path.push({
+        step: 'rule_error',
+        matched: true,
+        detail: `escalation ${e.name} threw (${errorText(err)}); skipped, the built-in ${strategy} still stands`,
+      });
+      continue;
+    }
+    if (matched) {
+      path.push({ step: 'escalation', matched: true, detail: `${e.label} → ${e.strategy} (overrides built-in ${strategy})` });
+      return { strategy: e.strategy, by: 'escalation', rule: e.name, path };
+    }
+    path.push({ step: 'escalation', matched: false, detail: e.label });
+  }
+  return { strategy, by, path };
+}
+
+/**
  * Run the decision tree only (steps 1–5), without running a strategy: which strategy the policy picks
  * for this conflict, and the path to it. Never throws for a throwing predicate (see `rule_error`).
  */
 export function selectStrategy(policy: Policy, conflict: Conflict): Selection {
   const compiled = compile(policy);
   const path: PolicyStep[] = [];
-
-  const builtin = (by: Selection['by'], strategy: StrategyName): Selection => {
-    for (const e of compiled.escalations) {
-      let matched: boolean;
-      try {
-        matched = e.test(conflict);
-      } catch (err) {
-        path.push({
-          step: 'rule_error',
-          matched: true,
-          detail: `escalation ${e.name} threw (${errorText(err)}); skipped, the built-in ${strategy} still stands`,
-        });
-        continue;
-      }
-      if (matched) {
-        path.push({ step: 'escalation', matched: true, detail: `${e.label} → ${e.strategy} (overrides built-in ${strategy})` });
-        return { strategy: e.strategy, by: 'escalation', rule: e.name, path };
-      }
-      path.push({ step: 'escalation', matched: false, detail: e.label });
-    }
-    return { strategy, by, path };
-  };
 
   // (1) Severity = Critical? → automatic rollback
   if (conflict.severity === 'critical') {
@@ -231,7 +241,7 @@ export function selectStrategy(policy: Policy, conflict: Conflict): Selection {
       matched: true,
       detail: 'severity is critical → automatic_rollback (built-in; a matching policy escalation takes precedence)',
     });
-    return builtin('severity_critical', 'automatic_rollback');
+    return builtin(compiled, conflict, path, 'severity_critical', 'automatic_rollback');
   }
   path.push({ step: 'severity_critical', matched: false, detail: `severity is ${conflict.severity}` });
 
@@ -242,7 +252,7 @@ export function selectStrategy(policy: Policy, conflict: Conflict): Selection {
       matched: true,
       detail: 'type is invariant_violation → manual_intervention (built-in; a matching policy escalation takes precedence)',
     });
-    return builtin('invariant_violation', 'manual_intervention');
+    return builtin(compiled, conflict, path, 'invariant_violation', 'manual_intervention');
   }
   path.push({ step: 'invariant_violation', matched: false, detail: `type is ${conflict.type}` });
 
@@ -253,7 +263,7 @@ export function selectStrategy(policy: Policy, conflict: Conflict): Selection {
       matched: true,
       detail: `complexity ${conflict.complexity} > threshold ${policy.manualThreshold} → manual_intervention (built-in; a matching policy escalation takes precedence)`,
     });
-    return builtin('complexity_threshold', 'manual_intervention');
+    return builtin(compiled, conflict, path, 'complexity_threshold', 'manual_intervention');
   }
   path.push({
     step: 'complexity_threshold',
@@ -288,6 +298,70 @@ export function selectStrategy(policy: Policy, conflict: Conflict): Selection {
 
 type Attempt = { ok: true; result: StrategyResult } | { ok: false; error: unknown; retryable: boolean };
 
+/** One decision in progress: its inputs, the strategy context, and the path and notes so far. */
+interface Run {
+  readonly policy: Policy;
+  readonly conflict: Conflict;
+  readonly now: number;
+  readonly deps: PolicyEngineDeps;
+  readonly rctx: ResolutionContext;
+  readonly path: PolicyStep[];
+  readonly notes: string[];
+}
+
+function attempt(run: Run, name: StrategyName): Attempt {
+  let strategy: Strategy | undefined;
+  try {
+    strategy = run.deps.strategies(name);
+  } catch (error) {
+    return { ok: false, error, retryable: false };
+  }
+  if (!strategy) return { ok: false, error: new Error(`no strategy registered under ${name}`), retryable: false };
+  try {
+    return { ok: true, result: strategy.resolve(run.conflict, run.rctx) };
+  } catch (error) {
+    return { ok: false, error, retryable: error instanceof DwcpError };
+  }
+}
+
+function done(run: Run, strategy: StrategyName, result: StrategyResult, failed = false): Decision {
+  const { policy, conflict, path, notes } = run;
+  return {
+    result,
+    record: buildDecisionRecord({ policy, conflict, path, strategy, result, failed, notes, decidedAt: run.now }),
+  };
+}
+
+function fail(run: Run, strategy: StrategyName, why: string): Decision {
+  run.notes.push(`automatic resolution failed: ${why}`);
+  return done(
+    run,
+    strategy,
+    {
+      outcome: 'deferred',
+      to: 'manual',
+      reason: `automatic resolution failed (${why}); an operator must pick`,
+      candidates: run.conflict.versions,
+      notes: [],
+    },
+    true,
+  );
+}
+
+/** Run the fallback once; `failed` names the strategy that just failed, if any. */
+function fallback(run: Run, reason: string, failed?: StrategyName): Decision {
+  const fb = run.policy.fallback;
+  if (fb === failed) {
+    run.path.push({ step: 'fallback', matched: false, detail: `${reason}; the fallback ${fb} is the strategy that failed, not run again` });
+    return fail(run, fb, reason);
+  }
+  run.path.push({ step: 'fallback', matched: true, detail: `${reason} → fallback ${fb}` });
+  const r = attempt(run, fb);
+  if (r.ok) return done(run, fb, r.result);
+  run.path.push({ step: 'strategy_error', matched: true, detail: `fallback ${fb} failed (${errorText(r.error)})` });
+  return fail(run, fb, `${reason}; fallback ${fb} failed too (${errorText(r.error)})`);
+}
+
 /**
  * Decide a conflict under a policy: the decision tree, field strategies, timeout, retries and fallback,
  * and the full decision record. Never throws for a failing strategy or predicate: failures are steps
@@ -318,57 +392,9 @@ export function resolveConflict(
     lastKnownGood: ctx.lastKnownGood,
     semanticRules: ctx.semanticRules ?? deps.semanticRules ?? builtins().semanticRules,
   };
+  const run: Run = { policy, conflict, now: ctx.now, deps, rctx, path, notes };
 
-  const attempt = (name: StrategyName): Attempt => {
-    let strategy: Strategy | undefined;
-    try {
-      strategy = deps.strategies(name);
-    } catch (error) {
-      return { ok: false, error, retryable: false };
-    }
-    if (!strategy) return { ok: false, error: new Error(`no strategy registered under ${name}`), retryable: false };
-    try {
-      return { ok: true, result: strategy.resolve(conflict, rctx) };
-    } catch (error) {
-      return { ok: false, error, retryable: error instanceof DwcpError };
-    }
-  };
-
-  const done = (strategy: StrategyName, result: StrategyResult, failed = false): Decision => ({
-    result,
-    record: buildDecisionRecord({ policy, conflict, path, strategy, result, failed, notes, decidedAt: ctx.now }),
-  });
-
-  const fail = (strategy: StrategyName, why: string): Decision => {
-    notes.push(`automatic resolution failed: ${why}`);
-    return done(
-      strategy,
-      {
-        outcome: 'deferred',
-        to: 'manual',
-        reason: `automatic resolution failed (${why}); an operator must pick`,
-        candidates: conflict.versions,
-        notes: [],
-      },
-      true,
-    );
-  };
-
-  /** Run the fallback once; `failed` names the strategy that just failed, if any. */
-  const fallback = (reason: string, failed?: StrategyName): Decision => {
-    const fb = policy.fallback;
-    if (fb === failed) {
-      path.push({ step: 'fallback', matched: false, detail: `${reason}; the fallback ${fb} is the strategy that failed, not run again` });
-      return fail(fb, reason);
-    }
-    path.push({ step: 'fallback', matched: true, detail: `${reason} → fallback ${fb}` });
-    const r = attempt(fb);
-    if (r.ok) return done(fb, r.result);
-    path.push({ step: 'strategy_error', matched: true, detail: `fallback ${fb} failed (${errorText(r.error)})` });
-    return fail(fb, `${reason}; fallback ${fb} failed too (${errorText(r.error)})`);
-  };
-
-  if (selection.by === 'rule_error') return fallback(`rule error in ${selection.rule ?? '?'}`);
+  if (selection.by === 'rule_error') return fallback(run, `rule error in ${selection.rule ?? '?'}`);
 
   const chosen = selection.strategy;
   const age = ctx.now - conflict.detectedAt;
@@ -378,18 +404,18 @@ export function resolveConflict(
       matched: true,
       detail: `conflict is ${age} ms old, over the policy timeout of ${policy.timeoutMs} ms; ${chosen} not run`,
     });
-    return fallback('timeout');
+    return fallback(run, 'timeout');
   }
 
   const attempts = policy.maxRetries + 1;
   for (let i = 1; ; i++) {
-    const r = attempt(chosen);
-    if (r.ok) return done(chosen, r.result);
+    const r = attempt(run, chosen);
+    if (r.ok) return done(run, chosen, r.result);
     if (!r.retryable) {
       path.push({ step: 'strategy_error', matched: true, detail: `${chosen} failed (${errorText(r.error)}); not retried` });
-      return fallback(`${chosen} failed`, chosen);
+      return fallback(run, `${chosen} failed`, chosen);
     }
-    if (i >= attempts) return fallback(`${chosen} failed ${attempts} time(s), last: ${errorText(r.error)}`, chosen);
+    if (i >= attempts) return fallback(run, `${chosen} failed ${attempts} time(s), last: ${errorText(r.error)}`, chosen);
     path.push({
       step: 'retry',
       matched: true,

@@ -48,13 +48,32 @@ export function prepareVersions(conflict: Conflict, strategy: StrategyName): Ver
     });
   }
   for (const v of input) assertSameResource(conflict.resourceId, v, strategy);
-  const sorted = [...input].sort(compareVersions);
+  const sorted = sortedCopy(input, compareVersions);
   let w = 1;
   for (let r = 1; r < sorted.length; r++) {
     if (sorted[r]!.id !== sorted[w - 1]!.id) sorted[w++] = sorted[r]!;
   }
   sorted.length = w;
   return sorted;
+}
+
+/**
+ * `[...xs].sort(compare)`: a stable sort, by insertion for the short lists of versions a conflict has
+ * (no work for an input that is already in order).
+ */
+export function sortedCopy<T>(xs: readonly T[], compare: (a: T, b: T) => number): T[] {
+  const out = xs.slice();
+  if (out.length > 16) return out.sort(compare);
+  for (let i = 1; i < out.length; i++) {
+    const x = out[i]!;
+    let j = i - 1;
+    while (j >= 0 && compare(out[j]!, x) > 0) {
+      out[j + 1] = out[j]!;
+      j--;
+    }
+    out[j + 1] = x;
+  }
+  return out;
 }
 
 export function assertSameResource(resourceId: string, v: Version, strategy: string, role = 'version'): void {

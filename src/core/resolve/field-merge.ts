@@ -17,7 +17,7 @@
  *   `last_write_wins` and a note says so.
  */
 import { compareHlc, type Hlc } from '../clock/hlc.js';
-import { canonicalJson } from '../codec/canonical.js';
+import { canonicalJson, canonicalJsonPrefix } from '../codec/canonical.js';
 import {
   compareEntries,
   compareNodes,
@@ -68,7 +68,8 @@ export function canonicalOf(value: unknown): string {
 
 /** A candidate whose canonical encoding is computed only when an order or a detail needs it. */
 class LazyCandidate implements Candidate {
-  private encoded: string | undefined;
+  /** The canonical encoding, once something needed it. */
+  encoded: string | undefined = undefined;
   constructor(
     readonly entry: MergeEntry,
     readonly value: unknown,
@@ -79,7 +80,9 @@ class LazyCandidate implements Candidate {
 }
 
 export function candidates(entries: readonly MergeEntry[], get: (e: MergeEntry) => unknown): Candidate[] {
-  return entries.map((entry) => new LazyCandidate(entry, get(entry)));
+  const out: Candidate[] = new Array<Candidate>(entries.length);
+  for (let i = 0; i < entries.length; i++) out[i] = new LazyCandidate(entries[i]!, get(entries[i]!));
+  return out;
 }
 
 export function candidate(entry: MergeEntry, value: unknown): Candidate {
@@ -123,22 +126,40 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A pick that encodes the winning value only when asked (an order or a detail may not need it). */
+class PickedCandidate implements Picked {
+  readonly value: unknown;
+  readonly winner: MergeEntry;
+  constructor(readonly candidate: Candidate) {
+    this.value = candidate.value;
+    this.winner = candidate.entry;
+  }
+  get canonical(): string {
+    return this.candidate.canonical;
+  }
+}
+
 /**
  * The greatest candidate under `compare`; among equal ones, the last in version order (candidates come
  * sorted by version order).
  */
 export function pickBy(cands: readonly Candidate[], compare: (a: Candidate, b: Candidate) => number): Picked {
   let best = cands[0]!;
-  for (const c of cands) {
+  for (let i = 1; i < cands.length; i++) {
+    const c = cands[i]!;
     const o = compare(c, best);
     if (o > 0 || (o === 0 && compareEntries(c.entry, best.entry) > 0)) best = c;
   }
-  return { value: best.value, canonical: best.canonical, winner: best.entry };
+  return new PickedCandidate(best);
+}
+
+function byLww(a: Candidate, b: Candidate): number {
+  return compareHlc(a.entry.hlc, b.entry.hlc) || compareStrings(a.canonical, b.canonical);
 }
 
 /** Newest hlc, then larger value. */
 export function pickLww(cands: readonly Candidate[]): Picked {
-  return pickBy(cands, (a, b) => compareHlc(a.entry.hlc, b.entry.hlc) || compareStrings(a.canonical, b.canonical));
+  return pickBy(cands, byLww);
 }
 
 /** Highest (priority, node id) of the origin, then larger value. */
@@ -151,11 +172,22 @@ export function pickRanked(cands: readonly Candidate[], rank: (value: unknown) =
   return pickBy(cands, (a, b) => rank(a.value) - rank(b.value) || compareStrings(a.canonical, b.canonical));
 }
 
+/** Longer renderings are shortened to this many characters (57 and `...`). */
+const SHOW_MAX = 60;
+
 /** A short rendering of a value for decision details (pass its canonical form when known). */
 export function show(value: unknown, canonical?: string): string {
   if (value === ABSENT) return '(absent)';
-  const c = canonical ?? canonicalOf(value);
-  return c.length > 60 ? `${c.slice(0, 57)}...` : c;
+  // Only the first SHOW_MAX + 1 characters of the encoding matter: large values are encoded that far.
+  const c = canonical ?? (typeof value === 'object' && value !== null ? canonicalJsonPrefix(value, SHOW_MAX) : canonicalOf(value));
+  return c.length > SHOW_MAX ? `${c.slice(0, SHOW_MAX - 3)}...` : c;
+}
+
+/** {@link show} of a candidate's or a pick's value, reusing its encoding when it was computed already. */
+export function showOf(x: Candidate | Picked): string {
+  if (x instanceof PickedCandidate) return showOf(x.candidate);
+  if (x instanceof LazyCandidate) return show(x.value, x.encoded);
+  return show(x.value, x.canonical);
 }
 
 /** Whether a strategy can decide one field on its own. */
@@ -209,8 +241,7 @@ export function mergeFieldwise(
       if (isFieldRule(configured)) rule = configured;
       else notes.push(`field ${field}: strategy ${configured} cannot decide a single field; used ${defaultRule}`);
     }
-    const cands = candidates(entries, (e) => fieldOf(e.data, field));
-    const d = decideField(field, rule, cands, fieldOf(ancestorData, field), ctx, notes);
+    const d = decideObjectField(field, rule, entries, fieldOf(ancestorData, field), ctx, notes);
     if (d.value !== ABSENT) data[field] = d.value;
     fieldDecisions.push(d.decision);
   }
@@ -223,7 +254,29 @@ export function mergeFieldwise(
   };
 }
 
-/** Decide one field by a per-field rule. Exported for the VM rules' unknown fields. */
+/**
+ * {@link decideField} for the field `field` of the entries' data (see {@link fieldOf}); builds no
+ * candidates when every version holds the same value. Exported for the VM rules' unknown fields.
+ */
+export function decideObjectField(
+  field: string,
+  rule: FieldRule,
+  entries: readonly MergeEntry[],
+  ancestorValue: unknown,
+  ctx: NodeContext,
+  notes: string[],
+): { value: unknown; decision: FieldDecision } {
+  const n = entries.length;
+  const first = fieldOf(entries[0]!.data, field);
+  let same = true;
+  for (let i = 1; i < n && same; i++) same = jsonEqual(fieldOf(entries[i]!.data, field), first);
+  if (!same) return decideField(field, rule, candidates(entries, (e) => fieldOf(e.data, field)), ancestorValue, ctx, notes);
+  const last = entries[n - 1]!;
+  const value = n === 1 ? first : fieldOf(last.data, field);
+  return { value, decision: { field, rule, winner: last.id, detail: `all versions agree: ${show(value)}` } };
+}
+
+/** Decide one field by a per-field rule. */
 export function decideField(
   field: string,
   rule: FieldRule,
@@ -234,7 +287,7 @@ export function decideField(
 ): { value: unknown; decision: FieldDecision } {
   if (unanimous(cands)) {
     const last = cands[cands.length - 1]!;
-    return { value: last.value, decision: { field, rule, winner: last.entry.id, detail: `all versions agree: ${show(last.value, last.canonical)}` } };
+    return { value: last.value, decision: { field, rule, winner: last.entry.id, detail: `all versions agree: ${showOf(last)}` } };
   }
   if (rule === 'operational_transform') {
     const texts = cands.map((c) => c.value);
@@ -260,20 +313,20 @@ export function decideField(
     const p = pickLww(cands);
     return {
       value: p.value,
-      decision: { field, rule: 'last_write_wins', winner: p.winner.id, detail: `text merge not possible (${why}); newest write: ${show(p.value, p.canonical)}` },
+      decision: { field, rule: 'last_write_wins', winner: p.winner.id, detail: `text merge not possible (${why}); newest write: ${showOf(p)}` },
     };
   }
   if (rule === 'highest_priority') {
     const p = pickHighestPriority(cands, ctx);
     return {
       value: p.value,
-      decision: { field, rule, winner: p.winner.id, detail: `value of the highest-priority node ${p.winner.origin}: ${show(p.value, p.canonical)}` },
+      decision: { field, rule, winner: p.winner.id, detail: `value of the highest-priority node ${p.winner.origin}: ${showOf(p)}` },
     };
   }
   const p = pickLww(cands);
   return {
     value: p.value,
-    decision: { field, rule, winner: p.winner.id, detail: `newest write (hlc, then value): ${show(p.value, p.canonical)}` },
+    decision: { field, rule, winner: p.winner.id, detail: `newest write (hlc, then value): ${showOf(p)}` },
   };
 }
 

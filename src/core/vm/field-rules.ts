@@ -34,7 +34,6 @@
  * commutative and the same for every order of the full set).
  */
 import type { Hlc } from '../clock/hlc.js';
-import type { JsonValue } from '../codec/canonical.js';
 import {
   compareEntries,
   maxHlc,
@@ -46,7 +45,7 @@ import { ResolutionError } from '../resolve/errors.js';
 import {
   ABSENT,
   candidates,
-  decideField,
+  decideObjectField,
   fieldOf,
   isFieldRule,
   jsonEqual,
@@ -55,7 +54,7 @@ import {
   pickLww,
   pickRanked,
   show,
-  unanimous,
+  showOf,
   type Candidate,
   type FieldContext,
   type FieldRule,
@@ -133,11 +132,15 @@ export function mergeVmStates(
   if (versions.length === 0) {
     throw new ResolutionError('vm field rules: no versions to merge', { reason: 'no_versions' });
   }
-  const sorted = [...versions].sort(compareEntries).filter((v, i, all) => i === 0 || all[i - 1]!.id !== v.id);
-  const tombstones = sorted.filter((v) => v.deleted);
-  const liveRaw = sorted.filter((v) => !v.deleted);
-  const newestAll = newestEntry(sorted);
-  if (liveRaw.length === 0) {
+  const sorted = versionOrder(versions);
+  let tombstones: MergeEntry[] | undefined;
+  const live: LiveEntry[] = [];
+  for (const e of sorted) {
+    if (e.deleted) (tombstones ??= []).push(e);
+    else live.push({ id: e.id, hlc: e.hlc, origin: e.origin, data: parseVmState(e.data, `version ${e.id}`), deleted: false });
+  }
+  if (live.length === 0) {
+    const newestAll = newestEntry(sorted);
     return {
       state: null,
       deleted: true,
@@ -147,19 +150,21 @@ export function mergeVmStates(
       notes: [`vm field rules: all ${plural(sorted.length, 'version')} are tombstones`],
     };
   }
-  const live: MergeEntry[] = liveRaw.map((e) => ({ ...e, data: parseVmState(e.data, `version ${e.id}`) }));
-  const ids = new Set(live.map((e) => (e.data as VMState).id));
-  if (ids.size > 1) {
-    throw new InvalidVmStateError(`versions disagree on the VM id (${[...ids].sort().join(', ')}): they are not versions of one VM`, {
-      field: 'id',
-      ids: [...ids].sort(),
-    });
+  const vmId = live[0]!.data.id;
+  for (const e of live) {
+    if (e.data.id !== vmId) {
+      const ids = [...new Set(live.map((x) => x.data.id))].sort();
+      throw new InvalidVmStateError(`versions disagree on the VM id (${ids.join(', ')}): they are not versions of one VM`, {
+        field: 'id',
+        ids,
+      });
+    }
   }
   const ancestorData = ancestor && !ancestor.deleted ? ancestor.data : undefined;
   const merged = mergeLive(live, ancestorData, ctx);
   const hlc = maxHlc(live);
   const origin = mergedOrigin(live, ctx);
-  if (tombstones.length === 0) return { ...merged, deleted: false, hlc, origin };
+  if (tombstones === undefined) return { state: merged.state, fieldDecisions: merged.fieldDecisions, notes: merged.notes, deleted: false, hlc, origin };
 
   const tombs = tombstones.map((t) => t.id).join(', ');
   if (merged.state.power_state === 'running') {
@@ -186,7 +191,7 @@ export function mergeVmStates(
   return {
     state: null,
     deleted: true,
-    hlc: newestAll.hlc,
+    hlc: newestEntry(sorted).hlc,
     origin: mergedOrigin(sorted, ctx),
     fieldDecisions: [
       {
@@ -203,169 +208,258 @@ export function mergeVmStates(
   };
 }
 
+/** The versions in `compareEntries` order without repeated ids (the input itself when it already is). */
+function versionOrder(versions: readonly MergeEntry[]): readonly MergeEntry[] {
+  let ordered = true;
+  for (let i = 1; i < versions.length; i++) {
+    const a = versions[i - 1]!;
+    const b = versions[i]!;
+    if (a.id === b.id || compareEntries(a, b) >= 0) {
+      ordered = false;
+      break;
+    }
+  }
+  if (ordered) return versions;
+  return [...versions].sort(compareEntries).filter((v, i, all) => i === 0 || all[i - 1]!.id !== v.id);
+}
+
+/** A live version with its data parsed as a VM state. */
+interface LiveEntry extends MergeEntry {
+  readonly data: VMState;
+}
+
 interface LiveMerge {
   readonly state: VMState;
   readonly fieldDecisions: FieldDecision[];
   readonly notes: string[];
 }
 
-function mergeLive(live: readonly MergeEntry[], ancestorData: unknown, ctx: VmMergeContext): LiveMerge {
-  const decisions: FieldDecision[] = [];
-  const notes: string[] = [];
-  const st = (e: MergeEntry): VMState => e.data as VMState;
+/** How a field's value is rendered in decision details. */
+type Render = (x: Candidate | Picked) => string;
+
+/** A (power_state, host) pair: `running on hv-01`. */
+function renderPair(x: Candidate | Picked): string {
+  const [power, on] = x.value as [PowerState, string];
+  return `${power} on ${on}`;
+}
+
+const powerRank = (v: unknown): number => POWER_STATE_PRIORITY[(v as [PowerState, string])[0]];
+const numberRank = (v: unknown): number => v as number;
+const migrationRank = (v: unknown): number => MIGRATION_STATUS_PRIORITY[v as MigrationStatus];
+
+type Getter = (e: LiveEntry) => unknown;
+const pairOf: Getter = (e) => [e.data.power_state, e.data.host];
+const hostOf: Getter = (e) => e.data.host;
+const cpuOf: Getter = (e) => e.data.cpu_allocation;
+const memoryOf: Getter = (e) => e.data.memory_mb;
+const networkOf: Getter = (e) => e.data.network_config;
+const disksOf: Getter = (e) => e.data.disk_config;
+const snapshotOf: Getter = (e) => e.data.snapshot_id;
+const migrationOf: Getter = (e) => e.data.migration_status;
+
+/** The default rules of the known fields other than `id` and `host`. */
+type DefaultRule = 'pair' | 'maximum' | 'network' | 'disks' | 'lww' | 'migration';
+
+/** One merge of live versions: collects the field decisions and notes. */
+class LiveMergeRun {
+  readonly decisions: FieldDecision[] = [];
+  readonly notes: string[] = [];
+
+  constructor(
+    readonly live: readonly LiveEntry[],
+    readonly ctx: VmMergeContext,
+  ) {}
 
   /** The configured per-field rule, when it can decide the field; `undefined` = the VM default. */
-  const override = (field: string, allowText: boolean): FieldRule | undefined => {
-    const s = ctx.fieldStrategies[field];
+  override(field: string, allowText: boolean): FieldRule | undefined {
+    const s = this.ctx.fieldStrategies[field];
     if (s === undefined || s === 'semantic_merge') return undefined;
     if (isFieldRule(s) && (s !== 'operational_transform' || allowText)) return s;
-    notes.push(`field ${field}: strategy ${s} cannot decide this field; used the VM rule ${VM_FIELD_RULES[field] ?? 'last_write_wins'}`);
+    this.notes.push(`field ${field}: strategy ${s} cannot decide this field; used the VM rule ${VM_FIELD_RULES[field] ?? 'last_write_wins'}`);
     return undefined;
-  };
-  /** Decide one field: unanimous, else the override, else the field's default rule. */
-  const decide = (
-    field: string,
-    defaultRule: string,
-    cands: readonly Candidate[],
-    rule: FieldRule | undefined,
-    byDefault: () => Choice,
-    render: (v: unknown, canonical?: string) => string = show,
-  ): unknown => {
-    let c: Choice;
-    if (unanimous(cands)) {
-      const last = cands[cands.length - 1]!;
-      c = { value: last.value, winner: last.entry.id, detail: `all versions agree: ${render(last.value, last.canonical)}` };
-    } else if (rule === 'highest_priority') {
-      const p = pickHighestPriority(cands, ctx);
-      c = { value: p.value, winner: p.winner.id, detail: `value of the highest-priority node ${p.winner.origin}: ${render(p.value, p.canonical)}${others(cands, p.value, render)}` };
+  }
+
+  /**
+   * Decide one known field: unanimous (every value equal to the first; the last one is kept), else the
+   * override, else the field's default rule. Returns the value.
+   */
+  decide(field: string, defaultRule: string, get: Getter, rule: FieldRule | undefined, byDefault: DefaultRule): unknown {
+    const live = this.live;
+    const n = live.length;
+    const lastEntry = live[n - 1]!;
+    if (byDefault === 'pair') {
+      // (power_state, host) pairs of strings: equal when both strings are.
+      const { power_state, host } = lastEntry.data;
+      let same = true;
+      for (let i = 0; i < n - 1 && same; i++) same = live[i]!.data.power_state === power_state && live[i]!.data.host === host;
+      if (same) return this.unanimous(field, rule ?? defaultRule, lastEntry, [power_state, host], `${power_state} on ${host}`);
+    } else {
+      const last = get(lastEntry);
+      if (n === 1) return this.unanimous(field, rule ?? defaultRule, lastEntry, last, show(last));
+      const first = get(live[0]!);
+      let same = true;
+      for (let i = 1; i < n - 1 && same; i++) same = jsonEqual(get(live[i]!), first);
+      if (same && jsonEqual(last, first)) return this.unanimous(field, rule ?? defaultRule, lastEntry, last, show(last));
+    }
+    return this.decideBetween(field, defaultRule, candidates(live, get as (e: MergeEntry) => unknown), rule, byDefault);
+  }
+
+  private unanimous(field: string, rule: string, last: LiveEntry, value: unknown, shown: string): unknown {
+    this.decisions.push({ field, rule, winner: last.id, detail: `all versions agree: ${shown}` });
+    return value;
+  }
+
+  /** Decide a field whose values differ. */
+  private decideBetween(field: string, defaultRule: string, cands: readonly Candidate[], rule: FieldRule | undefined, byDefault: DefaultRule): unknown {
+    const render: Render = byDefault === 'pair' ? renderPair : showOf;
+    let value: unknown;
+    let winner: string;
+    let detail: string;
+    if (rule === 'highest_priority') {
+      const p = pickHighestPriority(cands, this.ctx);
+      value = p.value;
+      winner = p.winner.id;
+      detail = `value of the highest-priority node ${p.winner.origin}: ${render(p)}${others(cands, value, render)}`;
     } else if (rule === 'last_write_wins') {
       const p = pickLww(cands);
-      c = { value: p.value, winner: p.winner.id, detail: `newest write (hlc, then value): ${render(p.value, p.canonical)}${others(cands, p.value, render)}` };
+      value = p.value;
+      winner = p.winner.id;
+      detail = `newest write (hlc, then value): ${render(p)}${others(cands, value, render)}`;
     } else {
-      c = byDefault();
+      let p: Picked;
+      let what: string;
+      switch (byDefault) {
+        case 'pair':
+          p = pickRanked(cands, powerRank);
+          what = 'wins (running > paused > stopped > crashed; the same state on two hosts: the greater host id)';
+          break;
+        case 'maximum':
+          p = pickRanked(cands, numberRank);
+          what = 'is the maximum';
+          break;
+        case 'lww':
+          p = pickLww(cands);
+          what = 'is the newest write (hlc, then value)';
+          break;
+        case 'migration':
+          p = pickRanked(cands, migrationRank);
+          what = 'wins (migrating > pending > failed > completed > none)';
+          break;
+        case 'network': {
+          const m = mergeNetworkConfigs(cands);
+          const nics = (m.value.interfaces as NetworkInterface[]).map((x) => x.name).join(', ');
+          value = m.value;
+          winner = mergedWinner(cands, value);
+          detail = `union of interfaces by name: [${nics}]${m.conflicts.length ? `; ${m.conflicts.join('; ')}` : ''}`;
+          this.decisions.push({ field, rule: rule ?? defaultRule, winner, detail });
+          return value;
+        }
+        case 'disks': {
+          const lists: DiskConfig[][] = new Array<DiskConfig[]>(cands.length);
+          for (let i = 0; i < cands.length; i++) lists[i] = cands[i]!.value as DiskConfig[];
+          const m = mergeDisks(lists);
+          const paths = m.value.map((d) => `${d.path} (${d.size_gb} GB)`).join(', ');
+          value = m.value;
+          winner = mergedWinner(cands, value);
+          detail = `union by path, larger size per path: [${paths}]${m.conflicts.length ? `; ${m.conflicts.join('; ')}` : ''}`;
+          this.decisions.push({ field, rule: rule ?? defaultRule, winner, detail });
+          return value;
+        }
+      }
+      value = p.value;
+      winner = p.winner.id;
+      detail = `${render(p)} ${what}${others(cands, value, render)}`;
     }
-    decisions.push({ field, rule: rule ?? defaultRule, winner: c.winner, detail: c.detail });
-    return c.value;
-  };
-  const picked = (cands: readonly Candidate[], p: Picked, what: string, render: (v: unknown, canonical?: string) => string = show): Choice => ({
-    value: p.value,
-    winner: p.winner.id,
-    detail: `${render(p.value, p.canonical)} ${what}${others(cands, p.value, render)}`,
-  });
+    this.decisions.push({ field, rule: rule ?? defaultRule, winner, detail });
+    return value;
+  }
+}
+
+function mergeLive(live: readonly LiveEntry[], ancestorData: unknown, ctx: VmMergeContext): LiveMerge {
+  const run = new LiveMergeRun(live, ctx);
+  const { decisions, notes } = run;
 
   // id: equal everywhere (checked by the caller).
-  const id = st(live[0]!).id;
+  const id = live[0]!.data.id;
   decisions.push({ field: 'id', rule: 'identity', winner: live[live.length - 1]!.id, detail: `every version is VM ${id}` });
 
   // power_state and host move together: the VM runs where the winning version ran it.
-  const renderPair = (v: unknown): string => {
-    const [power, on] = v as [PowerState, string];
-    return `${power} on ${on}`;
-  };
-  const pairs = candidates(live, (e) => [st(e).power_state, st(e).host]);
-  const pair = decide(
-    'power_state',
-    'power_state_priority',
-    pairs,
-    override('power_state', false),
-    () =>
-      picked(
-        pairs,
-        pickRanked(pairs, (v) => POWER_STATE_PRIORITY[(v as [PowerState, string])[0]]),
-        'wins (running > paused > stopped > crashed; the same state on two hosts: the greater host id)',
-        renderPair,
-      ),
-    renderPair,
-  ) as [PowerState, string];
+  const pair = run.decide('power_state', 'power_state_priority', pairOf, run.override('power_state', false), 'pair') as [PowerState, string];
   const power_state = pair[0];
   const pairWinner = decisions[decisions.length - 1]!.winner;
   let host = pair[1];
-  const hostRule = override('host', false);
+  const hostRule = run.override('host', false);
   if (hostRule) {
-    const hosts = candidates(live, (e) => st(e).host);
-    host = decide('host', 'follows_power_state', hosts, hostRule, () => picked(hosts, pickLww(hosts), '')) as string;
+    host = run.decide('host', 'follows_power_state', hostOf, hostRule, 'lww') as string;
   } else {
     decisions.push({ field: 'host', rule: 'follows_power_state', winner: pairWinner, detail: `the host of the power_state winner: ${host}` });
   }
 
-  const numeric = (field: 'cpu_allocation' | 'memory_mb'): number => {
-    const cands = candidates(live, (e) => st(e)[field]);
-    return decide(field, 'maximum', cands, override(field, false), () =>
-      picked(cands, pickRanked(cands, (v) => v as number), 'is the maximum'),
-    ) as number;
-  };
-  const cpu_allocation = numeric('cpu_allocation');
-  const memory_mb = numeric('memory_mb');
-
-  const netCands = candidates(live, (e) => st(e).network_config);
-  const network_config = decide('network_config', 'network_semantic_merge', netCands, override('network_config', false), () => {
-    const m = mergeNetworkConfigs(netCands);
-    const nics = (m.value.interfaces as NetworkInterface[]).map((n) => n.name).join(', ');
-    return mergedChoice(netCands, m.value, `union of interfaces by name: [${nics}]${m.conflicts.length ? `; ${m.conflicts.join('; ')}` : ''}`);
-  }) as VMState['network_config'];
-
-  const diskCands = candidates(live, (e) => st(e).disk_config);
-  const disk_config = decide('disk_config', 'disk_union', diskCands, override('disk_config', false), () => {
-    const m = mergeDisks(diskCands.map((c) => c.value as DiskConfig[]));
-    const paths = m.value.map((d) => `${d.path} (${d.size_gb} GB)`).join(', ');
-    return mergedChoice(diskCands, m.value, `union by path, larger size per path: [${paths}]${m.conflicts.length ? `; ${m.conflicts.join('; ')}` : ''}`);
-  }) as DiskConfig[];
-
-  const snapCands = candidates(live, (e) => st(e).snapshot_id);
-  const snapshot_id = decide('snapshot_id', 'last_write_wins', snapCands, override('snapshot_id', false), () =>
-    picked(snapCands, pickLww(snapCands), 'is the newest write (hlc, then value)'),
-  ) as string | null;
-
-  const migCands = candidates(live, (e) => st(e).migration_status);
-  const migration_status = decide('migration_status', 'migration_priority', migCands, override('migration_status', false), () =>
-    picked(
-      migCands,
-      pickRanked(migCands, (v) => MIGRATION_STATUS_PRIORITY[v as MigrationStatus]),
-      'wins (migrating > pending > failed > completed > none)',
-    ),
+  const cpu_allocation = run.decide('cpu_allocation', 'maximum', cpuOf, run.override('cpu_allocation', false), 'maximum') as number;
+  const memory_mb = run.decide('memory_mb', 'maximum', memoryOf, run.override('memory_mb', false), 'maximum') as number;
+  const network_config = run.decide(
+    'network_config',
+    'network_semantic_merge',
+    networkOf,
+    run.override('network_config', false),
+    'network',
+  ) as VMState['network_config'];
+  const disk_config = run.decide('disk_config', 'disk_union', disksOf, run.override('disk_config', false), 'disks') as DiskConfig[];
+  const snapshot_id = run.decide('snapshot_id', 'last_write_wins', snapshotOf, run.override('snapshot_id', false), 'lww') as string | null;
+  const migration_status = run.decide(
+    'migration_status',
+    'migration_priority',
+    migrationOf,
+    run.override('migration_status', false),
+    'migration',
   ) as MigrationStatus;
 
-  const extra: Record<string, unknown> = {};
-  const unknownFields = new Set<string>();
-  for (const e of live) for (const k of Object.keys(st(e))) if (!KNOWN_FIELDS.has(k)) unknownFields.add(k);
-  for (const field of [...unknownFields].sort()) {
-    const rule = override(field, true) ?? 'last_write_wins';
-    const d = decideField(field, rule, candidates(live, (e) => fieldOf(e.data, field)), fieldOf(ancestorData, field), ctx, notes);
-    if (d.value !== ABSENT) extra[field] = d.value;
-    decisions.push(d.decision);
+  // The state's keys in the order `{...extra, id, host, ...}` would give them, where `extra` holds the
+  // unknown fields in sorted order (assigned one by one, so a `__proto__` field is never an own key).
+  // Built by assignment: much faster than spreading a freshly built object into a literal.
+  const state = {} as Record<string, unknown>;
+  let unknownFields: Set<string> | undefined;
+  for (const e of live) for (const k of Object.keys(e.data)) if (!KNOWN_FIELDS.has(k)) (unknownFields ??= new Set()).add(k);
+  if (unknownFields) {
+    for (const field of [...unknownFields].sort()) {
+      const rule = run.override(field, true) ?? 'last_write_wins';
+      const d = decideObjectField(field, rule, live, fieldOf(ancestorData, field), ctx, notes);
+      if (d.value !== ABSENT && field !== '__proto__') state[field] = d.value;
+      decisions.push(d.decision);
+    }
   }
-
-  const state: VMState = {
-    ...(extra as Record<string, JsonValue>),
-    id,
-    host,
-    power_state,
-    cpu_allocation,
-    memory_mb,
-    network_config,
-    disk_config,
-    snapshot_id,
-    migration_status,
-  };
-  return { state, fieldDecisions: decisions, notes };
-}
-
-interface Choice {
-  readonly value: unknown;
-  /** The version id whose value won, or `merged`. */
-  readonly winner: string;
-  readonly detail: string;
+  state.id = id;
+  state.host = host;
+  state.power_state = power_state;
+  state.cpu_allocation = cpu_allocation;
+  state.memory_mb = memory_mb;
+  state.network_config = network_config;
+  state.disk_config = disk_config;
+  state.snapshot_id = snapshot_id;
+  state.migration_status = migration_status;
+  return { state: state as VMState, fieldDecisions: decisions, notes };
 }
 
 /** `, over X, Y`: the other values that lost. */
-function others(cands: readonly Candidate[], winning: unknown, render: (v: unknown, canonical?: string) => string): string {
-  const rest = [...new Set(cands.filter((c) => !jsonEqual(c.value, winning)).map((c) => render(c.value, c.canonical)))];
-  return rest.length === 0 ? '' : ` (over ${rest.join(', ')})`;
+function others(cands: readonly Candidate[], winning: unknown, render: Render): string {
+  let out = '';
+  let rest: string[] | undefined;
+  for (const c of cands) {
+    if (jsonEqual(c.value, winning)) continue;
+    const r = render(c);
+    if (rest === undefined) {
+      rest = [r];
+      out = r;
+    } else if (!rest.includes(r)) {
+      rest.push(r);
+      out += ', ' + r;
+    }
+  }
+  return rest === undefined ? '' : ` (over ${out})`;
 }
 
 /** A combined value: won by the last input holding exactly that value, else `merged`. */
-function mergedChoice(cands: readonly Candidate[], value: unknown, detail: string): Choice {
-  const same = cands.filter((c) => jsonEqual(c.value, value));
-  const holder = same[same.length - 1];
-  return { value, winner: holder ? holder.entry.id : 'merged', detail };
+function mergedWinner(cands: readonly Candidate[], value: unknown): string {
+  for (let i = cands.length - 1; i >= 0; i--) if (jsonEqual(cands[i]!.value, value)) return cands[i]!.entry.id;
+  return 'merged';
 }
