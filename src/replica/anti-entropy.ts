@@ -135,7 +135,13 @@ export class AntiEntropy {
     if (!Array.isArray(want) || !want.every((x) => typeof x === 'string') || want.length > this.maxPerExchange * 2) {
       throw new BadMessageError('ae-exchange.want must be an array of resource ids');
     }
-    const incoming = decodeVersions(body.versions, from);
+    let incoming: Version[];
+    try {
+      incoming = decodeVersions(body.versions, from);
+    } catch (err) {
+      this.c.replica.recordRejection(from, err);
+      throw err;
+    }
     await this.c.replica.applyRemote(from, incoming);
     return { versions: (want).flatMap((r) => this.c.replica.versionsOf(r)).map(versionToJSON) };
   }

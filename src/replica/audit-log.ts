@@ -1,9 +1,17 @@
 import { canonicalJson, sha256Hex } from '../core/codec/canonical.js';
 import type { Store, StoreOp } from './ports.js';
-import { decodeRecord, encodeRecord, RecordKind } from './record-codec.js';
+import { decodeRecord, decodeRecordText, encodeRecordParts, encodeRecordText, RecordKind } from './record-codec.js';
 import { CorruptRecordError } from './store-errors.js';
 
-/** One entry of the append-only, hash-chained audit log. */
+/**
+ * One entry of the append-only, hash-chained audit log.
+ *
+ * Stored as the JSON text `{"seq":…,"at":…,"kind":…[,"resourceId":…],"data":…,"prev":"…","hash":"…"}`
+ * (in that order). `hash` is sha256(prev + "\n" + the stored text before `,"hash":`), i.e. of the
+ * exact bytes on disk: the writer serialises an entry once and hashes what it stores, the verifier
+ * re-hashes the stored text. A local chain needs no canonical form. Entries written by earlier
+ * versions (hash of the canonical JSON of {seq, at, kind, resourceId, data}) still verify.
+ */
 export interface AuditEntry {
   readonly seq: number;
   /** When it happened (ms since epoch, from the replica's clock port). */
@@ -14,7 +22,7 @@ export interface AuditEntry {
   readonly data: unknown;
   /** Hash of the previous entry (64 zeros for the first). */
   readonly prev: string;
-  /** sha256(prev + "\n" + canonical JSON of {seq, at, kind, resourceId, data}). */
+  /** sha256(prev + "\n" + the entry's stored JSON text up to its hash field). */
   readonly hash: string;
 }
 
@@ -24,13 +32,37 @@ export type AuditVerification =
 
 export const GENESIS_HASH = '0'.repeat(64);
 const HEAD_KEY = 'audit-head';
+/** `,"hash":"` + 64 hex digits + `"}`: the fixed tail of a stored entry. */
+const HASH_FIELD = ',"hash":"';
+const HASH_TAIL = HASH_FIELD.length + 64 + 2;
 
 export function auditKey(seq: number): string {
   return String(seq).padStart(16, '0');
 }
 
-function entryHash(prev: string, seq: number, at: number, kind: string, resourceId: string | undefined, data: unknown): string {
-  return sha256Hex(`${prev}\n${canonicalJson({ seq, at, kind, resourceId, data })}`);
+/** The hash of an entry written before entries were hashed as stored (canonical JSON of its content). */
+function legacyHash(e: AuditEntry): string {
+  return sha256Hex(`${e.prev}\n${canonicalJson({ seq: e.seq, at: e.at, kind: e.kind, resourceId: e.resourceId, data: e.data })}`);
+}
+
+/** Whether a stored entry's hash matches its stored text (or, for an old entry, its canonical content). */
+function hashMatches(e: AuditEntry, text: string): boolean {
+  const cut = text.length - HASH_TAIL;
+  if (cut > 0 && text.startsWith(HASH_FIELD, cut) && text.endsWith('"}') && text.slice(cut + HASH_FIELD.length, cut + HASH_FIELD.length + 64) === e.hash) {
+    if (sha256Hex(`${e.prev}\n${text.slice(0, cut)}`) === e.hash) return true;
+  }
+  try {
+    return legacyHash(e) === e.hash;
+  } catch {
+    return false;
+  }
+}
+
+export interface AppendedEntry {
+  readonly seq: number;
+  readonly hash: string;
+  /** The entry and the new head pointer, for the caller's synced batch. */
+  readonly ops: StoreOp[];
 }
 
 /**
@@ -62,30 +94,57 @@ export class AuditLog {
   }
 
   append(kind: string, at: number, data: unknown, resourceId?: string): { entry: AuditEntry; ops: StoreOp[] } {
+    const prev = this.head;
+    const { seq, hash, ops } = this.appendJson(kind, at, JSON.stringify(data) ?? 'null', resourceId);
+    const entry: AuditEntry = resourceId === undefined ? { seq, at, kind, data, prev, hash } : { seq, at, kind, resourceId, data, prev, hash };
+    return { entry, ops };
+  }
+
+  /** Append an entry whose `data` is given as JSON text (the caller vouches that it is valid JSON). */
+  appendJson(kind: string, at: number, dataJson: string, resourceId?: string): AppendedEntry {
+    return this.appendParts(kind, at, [dataJson], resourceId);
+  }
+
+  /**
+   * Append an entry whose `data` is the JSON text `dataParts.join('')` (the caller vouches that it is
+   * valid JSON): the hot paths splice already serialised versions into it instead of encoding them
+   * again, and the entry's text is written into its record part by part.
+   */
+  appendParts(kind: string, at: number, dataParts: readonly string[], resourceId?: string): AppendedEntry {
     const seq = this.seq + 1;
     const prev = this.head;
-    const hash = entryHash(prev, seq, at, kind, resourceId, data);
-    const entry: AuditEntry = resourceId === undefined ? { seq, at, kind, data, prev, hash } : { seq, at, kind, resourceId, data, prev, hash };
+    const head =
+      `{"seq":${seq},"at":${JSON.stringify(at)},"kind":${JSON.stringify(kind)}` +
+      (resourceId === undefined ? '' : `,"resourceId":${JSON.stringify(resourceId)}`) +
+      ',"data":';
+    const tail = `,"prev":"${prev}"`;
+    let hashed = `${prev}\n${head}`;
+    for (const p of dataParts) hashed += p;
+    const hash = sha256Hex(hashed + tail);
     this.seq = seq;
     this.head = hash;
     return {
-      entry,
+      seq,
+      hash,
       ops: [
-        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: encodeRecord(RecordKind.audit, entry) },
-        { type: 'put', sublevel: 'meta', key: HEAD_KEY, value: encodeRecord(RecordKind.meta, { seq, hash }) },
+        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: encodeRecordParts(RecordKind.audit, [head, ...dataParts, tail, `${HASH_FIELD}${hash}"}`]) },
+        { type: 'put', sublevel: 'meta', key: HEAD_KEY, value: encodeRecordText(RecordKind.meta, `{"seq":${seq},"hash":"${hash}"}`) },
       ],
     };
   }
 
   /** Entries in order, optionally from/to a sequence number (inclusive). Undecodable entries throw. */
   async *entries(options: { fromSeq?: number; toSeq?: number } = {}): AsyncIterable<AuditEntry> {
-    const range = {
+    for await (const { key, value } of this.store.range('audit', this.rangeOf(options))) {
+      yield decodeRecord(value, RecordKind.audit, 'audit', key) as AuditEntry;
+    }
+  }
+
+  private rangeOf(options: { fromSeq?: number; toSeq?: number }): { gte: string; lt?: string } {
+    return {
       gte: auditKey(options.fromSeq ?? 1),
       ...(options.toSeq !== undefined ? { lt: auditKey(options.toSeq + 1) } : {}),
     };
-    for await (const { key, value } of this.store.range('audit', range)) {
-      yield decodeRecord(value, RecordKind.audit, 'audit', key) as AuditEntry;
-    }
   }
 
   /** Walk the chain and report the first broken link (bad hash, wrong prev, gap, undecodable, truncated tail). */
@@ -94,12 +153,17 @@ export class AuditLog {
     let expected = 1;
     let n = 0;
     try {
-      for await (const e of this.entries()) {
+      for await (const { key, value } of this.store.range('audit', this.rangeOf({}))) {
+        const text = decodeRecordText(value, RecordKind.audit, 'audit', key);
+        let e: AuditEntry;
+        try {
+          e = JSON.parse(text) as AuditEntry;
+        } catch (err) {
+          throw new CorruptRecordError('audit', key, `payload is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+        }
         if (e.seq !== expected) return { ok: false, entries: n, brokenAt: expected, reason: `entry ${expected} is missing (found ${e.seq})` };
         if (e.prev !== prev) return { ok: false, entries: n, brokenAt: e.seq, reason: 'prev hash does not match the previous entry' };
-        if (entryHash(e.prev, e.seq, e.at, e.kind, e.resourceId, e.data) !== e.hash) {
-          return { ok: false, entries: n, brokenAt: e.seq, reason: 'entry hash does not match its content' };
-        }
+        if (!hashMatches(e, text)) return { ok: false, entries: n, brokenAt: e.seq, reason: 'entry hash does not match its content' };
         prev = e.hash;
         expected++;
         n++;

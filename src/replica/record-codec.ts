@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { Buffer } from 'node:buffer';
 import { CorruptRecordError } from './store-errors.js';
 
 /**
@@ -10,10 +11,12 @@ import { CorruptRecordError } from './store-errors.js';
  * | 1      | 1    | format version (1)                        |
  * | 2      | 1    | record kind (RecordKind)                  |
  * | 3      | 4    | CRC-32 of the payload, big-endian         |
- * | 7      | n    | payload: canonical JSON, UTF-8            |
+ * | 7      | n    | payload: JSON, UTF-8                      |
  *
  * JSON was as fast as msgpackr/cbor-x on VM records here and stays readable in a hex dump; the CRC
- * catches torn or bit-flipped records, which are then quarantined rather than half-trusted.
+ * catches torn or bit-flipped records, which are then quarantined rather than half-trusted. Hot paths
+ * build the JSON text themselves (a version is serialised once and the text spliced into the version
+ * set, history and audit records) and use {@link encodeRecordText} / {@link decodeRecordText}.
  */
 export const RecordKind = {
   versionSet: 1,
@@ -35,28 +38,68 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
-  const body = encoder.encode(JSON.stringify(payload));
-  const out = new Uint8Array(HEADER + body.length);
+  return encodeRecordText(kind, JSON.stringify(payload));
+}
+
+/** Encode a record whose payload is already JSON text (the caller vouches that it is valid JSON). */
+export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
+  const out = new Uint8Array(HEADER + Buffer.byteLength(json, 'utf8'));
+  encoder.encodeInto(json, out.subarray(HEADER));
+  return seal(out, kind);
+}
+
+/**
+ * Encode a record whose JSON payload is the concatenation of `parts` (the caller vouches that it is
+ * valid JSON): each part is written in place, the whole text is never built.
+ */
+export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): Uint8Array {
+  let length = HEADER;
+  for (const p of parts) length += Buffer.byteLength(p, 'utf8');
+  const out = new Uint8Array(length);
+  const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  let at = HEADER;
+  for (const p of parts) at += buf.write(p, at, 'utf8');
+  return seal(out, kind);
+}
+
+/** Fill in the header of a record whose payload is in place. */
+function seal(out: Uint8Array, kind: RecordKind): Uint8Array {
   out[0] = MAGIC;
   out[1] = FORMAT_V1;
   out[2] = kind;
-  new DataView(out.buffer).setUint32(3, crc32(body), false);
-  out.set(body, HEADER);
+  const crc = crc32(out.subarray(HEADER));
+  out[3] = crc >>> 24;
+  out[4] = (crc >>> 16) & 0xff;
+  out[5] = (crc >>> 8) & 0xff;
+  out[6] = crc & 0xff;
   return out;
 }
 
 /** Decode a record; anything wrong throws {@link CorruptRecordError} naming the sublevel and key. */
 export function decodeRecord(bytes: Uint8Array, kind: RecordKind, sublevel: string, key: string): unknown {
+  const text = decodeRecordText(bytes, kind, sublevel, key);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CorruptRecordError(sublevel, key, `payload is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/**
+ * Check a record's envelope (magic, format, kind, CRC) and return its payload text, not parsed.
+ * Anything wrong throws {@link CorruptRecordError} naming the sublevel and key.
+ */
+export function decodeRecordText(bytes: Uint8Array, kind: RecordKind, sublevel: string, key: string): string {
   if (bytes.length < HEADER) throw new CorruptRecordError(sublevel, key, `record of ${bytes.length} bytes is shorter than its header`);
   if (bytes[0] !== MAGIC) throw new CorruptRecordError(sublevel, key, 'bad magic byte');
   if (bytes[1] !== FORMAT_V1) throw new CorruptRecordError(sublevel, key, `unknown record format ${bytes[1]}`);
   if (bytes[2] !== kind) throw new CorruptRecordError(sublevel, key, `record kind ${bytes[2]}, expected ${kind}`);
   const body = bytes.subarray(HEADER);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint32(3, false) !== crc32(body)) throw new CorruptRecordError(sublevel, key, 'checksum mismatch');
+  const stored = ((bytes[3]! << 24) | (bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!) >>> 0;
+  if (stored !== crc32(body)) throw new CorruptRecordError(sublevel, key, 'checksum mismatch');
   try {
-    return JSON.parse(decoder.decode(body)) as unknown;
+    return decoder.decode(body);
   } catch (err) {
-    throw new CorruptRecordError(sublevel, key, `payload is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    throw new CorruptRecordError(sublevel, key, `payload is not valid UTF-8 (${err instanceof Error ? err.message : String(err)})`);
   }
 }

@@ -4,6 +4,7 @@
  * version sets, a bounded ancestor history, the conflict records and the audit log. It talks to the
  * world only through the ports (ports.ts) and is deterministic given its inputs.
  */
+import { Buffer } from 'node:buffer';
 import { HlcClock, type Hlc } from '../core/clock/hlc.js';
 import { VectorClock } from '../core/clock/vector-clock.js';
 import { ClusterIndex } from '../core/conflict/cluster-index.js';
@@ -11,17 +12,18 @@ import { findingsToConflict } from '../core/conflict/cluster-index.js';
 import { ConflictDetector } from '../core/conflict/detector.js';
 import type { Conflict, ConflictType, Severity } from '../core/conflict/types.js';
 import { createVersion, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
-import { DwcpError } from '../core/errors.js';
+import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js';
 import { AuditLog } from './audit-log.js';
-import { decodeGossip, encodeGossip, MAX_BATCH_VERSIONS, type VersionSetRecord } from './codec.js';
+import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
+import { CorruptRecordError } from './store-errors.js';
 import { CRDT_PREFIX, mergeCrdtVersions } from './crdt-resource.js';
 import { DigestIndex, setHash } from './digest.js';
 import { TypedEmitter } from './events.js';
 import type { Clock, Hypervisor, Store, StoreOp, TimerHandle, Transport } from './ports.js';
-import { decodeRecord, encodeRecord, RecordKind } from './record-codec.js';
+import { decodeRecord, encodeRecord, encodeRecordParts, encodeRecordText, RecordKind } from './record-codec.js';
 import { classifyAgainstSet, commonAncestor, sortedSet } from './version-set.js';
 
 /** Runs the policy on a conflict (the policy engine, composed in by the agent or the simulator). */
@@ -74,8 +76,13 @@ export interface ReplicaEvents extends Record<string, unknown> {
 
 export interface ReplicaOptions {
   readonly nodeId: string;
-  /** Superseded versions kept per resource, for three-way merges and rollback. */
+  /** Superseded versions kept per resource (in the store), for three-way merges and rollback. */
   readonly historyLimit?: number;
+  /**
+   * How many of those are also held in memory (the newest); the rest is read from the store when a
+   * conflict needs it. A resource with a pending conflict keeps all of its history in memory.
+   */
+  readonly historyInMemory?: number;
   /** Gossip batching: flush after this many ms, or at `gossipMaxBatch` versions. */
   readonly gossipFlushMs?: number;
   readonly gossipMaxBatch?: number;
@@ -107,13 +114,52 @@ export interface PutOptions {
   readonly deleted?: boolean;
 }
 
-interface ResourceState {
-  versions: Version[];
-  conflictId?: string;
-  history: Version[];
+const NO_VERSIONS: readonly Version[] = Object.freeze([]);
+
+interface ConflictHistory {
+  readonly ancestor: Version | undefined;
+  readonly lastKnownGood: Version | undefined;
 }
 
-const DEFAULTS = { historyLimit: 8, gossipFlushMs: 5, gossipMaxBatch: 512, maxDriftMs: 60_000 };
+/**
+ * A resource's state. Its history (superseded versions, oldest first) is stored one entry per key,
+ * `<resourceId>\u0000<seq>`, with the entries `histLo <= seq < histHi` live; `hist` holds the newest
+ * of them in memory (all of them when `histAll`). The range is kept in the version set record.
+ */
+class ResourceState {
+  versions: Version[] = [];
+  conflictId: string | undefined = undefined;
+  hist: readonly Version[] = NO_VERSIONS;
+  histLo = 0;
+  histHi = 0;
+  histAll = true;
+  /** History loads in flight (the in-memory part is not trimmed meanwhile). */
+  loading = 0;
+}
+
+/** The stored form of a version set (codec.ts's VersionSetRecord plus the history range). */
+interface StoredVersionSet extends VersionSetRecord {
+  /** Stored history entries: sequence numbers [from, to). */
+  readonly history?: readonly [number, number];
+  /** The top version's data was a valid VM state (parseVmState) when the record was written. */
+  readonly indexed?: boolean;
+}
+
+const HISTORY_FORMAT_KEY = 'history-format';
+/** Stored history: one entry per superseded version (format 2); format 1 kept one list per resource. */
+const HISTORY_FORMAT = 2;
+const HISTORY_SEQ_DIGITS = 12;
+
+function historyKey(resourceId: string, seq: number): string {
+  return `${resourceId}\u0000${String(seq).padStart(HISTORY_SEQ_DIGITS, '0')}`;
+}
+
+/** A version's JSON text, as versionToJSON gives it: serialised once per write and spliced into records. */
+function versionJson(v: Version): string {
+  return JSON.stringify(versionToJSON(v));
+}
+
+const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, maxDriftMs: 60_000 };
 
 export class Replica extends TypedEmitter<ReplicaEvents> {
   readonly nodeId: string;
@@ -125,9 +171,12 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /** Hash-bucket summary of every version set (anti-entropy). */
   readonly digest = new DigestIndex();
   private readonly hlc: HlcClock;
-  private readonly resources = new Map<string, ResourceState>();
+  /** Resource states; a resource loaded as a single version (no history, no conflict) is just that version. */
+  private readonly resources = new Map<string, ResourceState | Version>();
   private readonly conflicts = new Map<string, ConflictRecord>();
   private outbox: Version[] = [];
+  /** The outbox versions' JSON texts where the write at hand had them (spliced into the payload). */
+  private outboxJson: Array<string | undefined> = [];
   private flushTimer: TimerHandle | undefined;
   private started = false;
   private degradedReason: string | undefined;
@@ -140,6 +189,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     this.opts = {
       nodeId: options.nodeId,
       historyLimit: options.historyLimit ?? DEFAULTS.historyLimit,
+      historyInMemory: Math.min(options.historyInMemory ?? DEFAULTS.historyInMemory, options.historyLimit ?? DEFAULTS.historyLimit),
       gossipFlushMs: options.gossipFlushMs ?? DEFAULTS.gossipFlushMs,
       gossipMaxBatch: Math.min(options.gossipMaxBatch ?? DEFAULTS.gossipMaxBatch, MAX_BATCH_VERSIONS),
       maxDriftMs: options.maxDriftMs ?? DEFAULTS.maxDriftMs,
@@ -180,7 +230,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   get(resourceId: string): ReadResult | undefined {
     const rs = this.resources.get(resourceId);
-    if (!rs || rs.versions.length === 0) return undefined;
+    if (rs === undefined) return undefined;
+    if (!(rs instanceof ResourceState)) return { resourceId, versions: [rs] };
+    if (rs.versions.length === 0) return undefined;
     const conflict = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
     return conflict ? { resourceId, versions: rs.versions, conflict } : { resourceId, versions: rs.versions };
   }
@@ -188,18 +240,37 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /** Resource ids with a given prefix (e.g. `vm/`), sorted. */
   list(prefix = ''): string[] {
     const out: string[] = [];
-    for (const [id, rs] of this.resources) if (id.startsWith(prefix) && rs.versions.length > 0) out.push(id);
+    for (const [id, rs] of this.resources) if (id.startsWith(prefix) && (!(rs instanceof ResourceState) || rs.versions.length > 0)) out.push(id);
     return out.sort();
   }
 
   /** The current versions of a resource (empty if unknown). */
   versionsOf(resourceId: string): readonly Version[] {
-    return this.resources.get(resourceId)?.versions ?? [];
+    return this.current(resourceId);
   }
 
-  /** The history (superseded ancestors, oldest first) of a resource. */
+  /** The current versions of a resource, without giving a resource loaded as one version a state object. */
+  private current(resourceId: string): readonly Version[] {
+    const rs = this.resources.get(resourceId);
+    if (rs === undefined) return NO_VERSIONS;
+    return rs instanceof ResourceState ? rs.versions : [rs];
+  }
+
+  /**
+   * The history (superseded ancestors, oldest first) of a resource held in memory: all of it while the
+   * resource has a pending conflict (and after {@link loadHistory}), else its newest `historyInMemory`.
+   */
   history(resourceId: string): readonly Version[] {
-    return this.resources.get(resourceId)?.history ?? [];
+    const rs = this.resources.get(resourceId);
+    return rs instanceof ResourceState ? rs.hist : NO_VERSIONS;
+  }
+
+  /** The whole stored history of a resource (oldest first), read from the store if need be. */
+  async loadHistory(resourceId: string): Promise<readonly Version[]> {
+    const rs = this.resources.get(resourceId);
+    if (!(rs instanceof ResourceState)) return NO_VERSIONS;
+    if (!rs.histAll) await this.readHistory(resourceId, rs);
+    return rs.hist;
   }
 
   conflictList(status: ConflictStatus | 'all' = 'all'): ConflictRecord[] {
@@ -213,7 +284,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   /** The join of the clocks of every current version: what a client "read" (its causal context). */
   contextOf(resourceId: string): VectorClock {
-    return VectorClock.joinAll((this.resources.get(resourceId)?.versions ?? []).map((v) => v.clock));
+    return VectorClock.joinAll(this.current(resourceId).map((v) => v.clock));
   }
 
   // ---------------------------------------------------------------- local writes
@@ -221,18 +292,23 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /** Write a VM state (validated and normalised). Resolves once durable; then it is gossiped. */
   async putVm(vm: unknown, options: PutOptions = {}): Promise<Version<VMState>> {
     const state = parseVmState(vm);
-    return (await this.put(`vm/${state.id}`, state, options)) as Version<VMState>;
+    return (await this.write(`vm/${state.id}`, state, options, true)) as Version<VMState>;
   }
 
   /**
    * Write any resource. Without a context the write supersedes every current version; with one, it
    * must cover them all (StaleContextError otherwise). Acknowledged (resolved) only once synced.
    */
-  async put(resourceId: string, data: unknown, options: PutOptions = {}): Promise<Version> {
+  put(resourceId: string, data: unknown, options: PutOptions = {}): Promise<Version> {
+    return this.write(resourceId, data, options, false);
+  }
+
+  /** `put`; `parsedVm`: the data is a VM state that parseVmState returned (it is indexed as it is). */
+  private async write(resourceId: string, data: unknown, options: PutOptions, parsedVm: boolean): Promise<Version> {
     this.assertWritable();
     if (resourceId.startsWith('host/') && !options.deleted) parseHostRecord(data);
     const rs = this.state(resourceId);
-    const current = VectorClock.joinAll(rs.versions.map((v) => v.clock));
+    const current = rs.versions.length === 1 ? rs.versions[0]!.clock : VectorClock.joinAll(rs.versions.map((v) => v.clock));
     if (options.context) {
       const o = options.context.compare(current);
       if (o === 'before' || o === 'concurrent') {
@@ -255,11 +331,12 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     if (openConflict && openConflict.status === 'pending') {
       ops.push(...this.closeConflict(openConflict, now, `superseded by a local write ${version.id} on ${this.nodeId}`, [version]));
     }
-    this.setVersions(resourceId, rs, [version], superseded, undefined, ops);
-    ops.push(...this.audit.append('write', now, { set: [version.id], added: [versionToJSON(version)] }, resourceId).ops);
+    const json = versionJson(version);
+    this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
+    this.auditSet(ops, 'write', now, resourceId, '', version, json);
     await this.persist(ops);
     this.emit('write', { version });
-    this.enqueueGossip([version]);
+    this.enqueueGossip([version], json);
     return version;
   }
 
@@ -361,43 +438,88 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     void this.applyRemote(from, versions).catch((err: unknown) => this.c.observer?.storeError?.(err));
   }
 
-  /** Apply versions received from `from`. Resolves once the resulting state is durable. */
+  /**
+   * Apply versions received from `from`. Resolves once the resulting state is durable.
+   *
+   * Versions are applied synchronously, in order. The one exception: a conflict that needs history
+   * only the store holds (see {@link conflictHistory}). Then what the batch did so far is handed to
+   * the store (in order, so the audit chain stays in sequence), the history is read, and the version
+   * is applied again from scratch.
+   */
   async applyRemote(from: string, versions: readonly Version[]): Promise<void> {
-    const ops: StoreOp[] = [];
+    // A batch is applied whole or not at all: one version from too far in the future refuses it.
+    const limit = Math.floor(this.c.clock.now()) + this.hlc.maxDriftMs;
+    const ahead = versions.find((v) => v.hlc.wall > limit);
+    if (ahead) {
+      this.reject(from, new ClockDriftError(`version ${ahead.id} of ${ahead.resourceId} is ${ahead.hlc.wall - limit + this.hlc.maxDriftMs} ms ahead of local time (limit ${this.hlc.maxDriftMs} ms): batch refused`), 0, ahead);
+      return;
+    }
+    let ops: StoreOp[] = [];
+    const writes: Promise<void>[] = [];
     const now = this.c.clock.now();
-    for (const v of versions) {
-      try {
-        this.hlc.update(v.hlc, now);
-      } catch (err) {
-        this.reject(from, err, 0, v);
+    let retry = false;
+    for (let i = 0; i < versions.length; ) {
+      const v = versions[i]!;
+      if (!retry) {
+        try {
+          this.hlc.update(v.hlc, now);
+        } catch (err) {
+          this.reject(from, err, 0, v);
+          i++;
+          continue;
+        }
+      }
+      if (this.applyOne(from, v, now, ops, retry)) {
+        retry = false;
+        i++;
         continue;
       }
-      this.applyOne(from, v, now, ops);
+      if (ops.length > 0) {
+        const write = this.persist(ops);
+        write.catch(() => undefined); // awaited below; this only keeps it from counting as unhandled meanwhile
+        writes.push(write);
+        ops = [];
+      }
+      try {
+        await this.readHistory(v.resourceId, this.state(v.resourceId));
+      } catch (err) {
+        this.c.observer?.storeError?.(err);
+      }
+      retry = true; // the second time, whatever history is in memory is used
     }
-    if (ops.length > 0) await this.persist(ops);
+    if (ops.length > 0) writes.push(this.persist(ops));
+    if (writes.length === 1) await writes[0];
+    else if (writes.length > 1) await Promise.all(writes);
   }
 
-  private applyOne(from: string, v: Version, now: number, ops: StoreOp[]): void {
+  /** Apply one remote version. False: it needs history not in memory yet, and nothing was done. */
+  private applyOne(from: string, v: Version, now: number, ops: StoreOp[], partialHistory: boolean): boolean {
     const rs = this.state(v.resourceId);
     const outcome = classifyAgainstSet(rs.versions, v);
-    this.c.observer?.remoteVersion?.(outcome.kind);
     switch (outcome.kind) {
       case 'stale':
       case 'duplicate':
-        return;
+        this.c.observer?.remoteVersion?.(outcome.kind);
+        return true;
       case 'fast_forward': {
+        this.c.observer?.remoteVersion?.(outcome.kind);
         const open = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
         if (open && open.status === 'pending') ops.push(...this.closeConflict(open, now, `superseded by ${v.id} from ${v.origin}`, [v]));
-        this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops);
-        ops.push(...this.audit.append('apply', now, { from, set: [v.id], added: [versionToJSON(v)] }, v.resourceId).ops);
+        const json = versionJson(v);
+        this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
+        this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json);
         this.emit('applied', { version: v, from });
-        return;
+        return true;
       }
       case 'causal_violation': {
+        const candidates = [...rs.versions, v];
+        const history = this.conflictHistory(rs, candidates, NO_VERSIONS, partialHistory);
+        if (!history) return false;
+        this.c.observer?.remoteVersion?.(outcome.kind);
         const d = this.detector.detectConflict(v.resourceId, outcome.existing, v, now);
-        if (d.outcome !== 'causal_violation') return;
-        this.handleConflict(v.resourceId, rs, d.conflict, [...rs.versions, v], [], now, ops, from);
-        return;
+        if (d.outcome !== 'causal_violation') return true;
+        this.handleConflict(v.resourceId, rs, d.conflict, candidates, history, now, ops, from);
+        return true;
       }
       case 'concurrent': {
         const candidates = sortedSet([...outcome.concurrent, v]);
@@ -405,21 +527,45 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
           // CRDTs merge without conflicts: one version, the join of the states and of the clocks.
           const merged = mergeCrdtVersions(candidates);
           if (merged) {
+            this.c.observer?.remoteVersion?.(outcome.kind);
             this.setVersions(v.resourceId, rs, [merged], [...outcome.superseded, ...outcome.concurrent], undefined, ops);
             ops.push(...this.audit.append('merge', now, { from, set: [merged.id], added: [versionToJSON(v), versionToJSON(merged)] }, v.resourceId).ops);
             this.emit('applied', { version: merged, from });
-            return;
+            return true;
           }
         }
+        const history = this.conflictHistory(rs, candidates, outcome.superseded, partialHistory);
+        if (!history) return false;
+        this.c.observer?.remoteVersion?.(outcome.kind);
         const conflict =
           candidates.length === 2
             ? this.detector.detectConflict(v.resourceId, outcome.concurrent[0]!, v, now)
             : { outcome: 'concurrent' as const, conflict: this.detector.classify(v.resourceId, candidates, now) };
-        if (conflict.outcome !== 'concurrent' && conflict.outcome !== 'causal_violation') return;
-        this.handleConflict(v.resourceId, rs, conflict.conflict, candidates, outcome.superseded, now, ops, from);
-        return;
+        if (conflict.outcome !== 'concurrent' && conflict.outcome !== 'causal_violation') return true;
+        this.handleConflict(v.resourceId, rs, conflict.conflict, candidates, history, now, ops, from);
+        return true;
       }
     }
+  }
+
+  /**
+   * The common ancestor and last known good version a conflict is judged with, searched in the
+   * resource's history followed by the versions the conflict supersedes; or undefined when older entries that only
+   * the store holds are needed. Both are searched newest first, so when the part in memory holds
+   * both, the whole history would give the same answer; if it lacks one and more is stored, it is
+   * read first (unless `partial`: then what is in memory is used).
+   */
+  private conflictHistory(
+    rs: ResourceState,
+    candidates: readonly Version[],
+    superseded: readonly Version[],
+    partial: boolean,
+  ): ConflictHistory | undefined {
+    const history = superseded.length === 0 ? rs.hist : [...rs.hist, ...superseded];
+    const ancestor = commonAncestor(history, candidates);
+    const lastKnownGood = this.lastKnownGood(history);
+    if ((ancestor === undefined || lastKnownGood === undefined) && !rs.histAll && !partial) return undefined;
+    return { ancestor, lastKnownGood };
   }
 
   /** Run the policy on a detected conflict and apply what it decides. */
@@ -428,16 +574,13 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     rs: ResourceState,
     conflict: Conflict,
     candidates: Version[],
-    superseded: readonly Version[],
+    { ancestor, lastKnownGood }: ConflictHistory,
     now: number,
     ops: StoreOp[],
     from: string,
   ): void {
     this.c.observer?.conflictDetected?.({ type: conflict.type, severity: conflict.severity, resourceId });
     const splitHosts = splitBrainHosts(candidates);
-    const history = [...rs.history, ...superseded];
-    const ancestor = commonAncestor(history, candidates);
-    const lastKnownGood = this.lastKnownGood(history);
     const t0 = this.mono();
     let decided = this.c.resolver(conflict, { ancestor, lastKnownGood, now });
     let effective = conflict;
@@ -555,15 +698,19 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   // ---------------------------------------------------------------- state, persistence, gossip
 
   private state(resourceId: string): ResourceState {
-    let rs = this.resources.get(resourceId);
-    if (!rs) {
-      rs = { versions: [], history: [] };
-      this.resources.set(resourceId, rs);
-    }
+    const entry = this.resources.get(resourceId);
+    if (entry instanceof ResourceState) return entry;
+    const rs = new ResourceState();
+    if (entry !== undefined) rs.versions = [entry];
+    this.resources.set(resourceId, rs);
     return rs;
   }
 
-  /** Replace a resource's version set in memory and queue the store operations. */
+  /**
+   * Replace a resource's version set in memory and queue the store operations: the set, one history
+   * entry per superseded version (deleting those beyond `historyLimit`). `nextJson`: the versions'
+   * JSON texts if the caller has them; `parsedVm`: the top version's data came from parseVmState.
+   */
   private setVersions(
     resourceId: string,
     rs: ResourceState,
@@ -571,33 +718,73 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     superseded: readonly Version[],
     conflictId: string | undefined,
     ops: StoreOp[],
+    nextJson?: readonly string[],
+    parsedVm = false,
   ): void {
     rs.versions = next;
-    if (conflictId === undefined) delete rs.conflictId;
-    else rs.conflictId = conflictId;
-    if (superseded.length > 0) {
-      rs.history = [...rs.history, ...superseded.filter((s) => !next.includes(s))].slice(-this.opts.historyLimit);
-      ops.push({ type: 'put', sublevel: 'history', key: resourceId, value: encodeRecord(RecordKind.history, rs.history.map(versionToJSON)) });
+    rs.conflictId = conflictId;
+    let added = 0;
+    for (const s of superseded) {
+      if (next.includes(s)) continue;
+      if (added === 0) rs.hist = [...rs.hist, s];
+      else (rs.hist as Version[]).push(s);
+      added++;
+      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value: encodeRecordText(RecordKind.history, versionJson(s)) });
     }
-    const rec: VersionSetRecord = conflictId ? { versions: next.map(versionToJSON), conflictId } : { versions: next.map(versionToJSON) };
-    ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecord(RecordKind.versionSet, rec) });
-    this.reindex(resourceId, next);
-    this.digest.set(resourceId, next.length > 0 ? setHash(resourceId, next) : undefined);
+    if (added > 0) this.trimHistory(resourceId, rs, ops);
+    const indexed = this.reindex(resourceId, next, parsedVm);
+    ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs, nextJson, indexed)) });
+    this.digest.set(resourceId, next.length > 0 ? flatString(setHash(resourceId, next)) : undefined);
   }
 
-  private reindex(resourceId: string, set: readonly Version[]): void {
+  /**
+   * Delete the stored entries beyond `historyLimit`, and keep in memory only the newest
+   * `historyInMemory` (all of them while a conflict is pending or a load is in flight).
+   */
+  private trimHistory(resourceId: string, rs: ResourceState, ops: StoreOp[]): void {
+    const limit = this.opts.historyLimit;
+    while (rs.histHi - rs.histLo > limit) ops.push({ type: 'del', sublevel: 'history', key: historyKey(resourceId, rs.histLo++) });
+    const live = rs.histHi - rs.histLo;
+    if (rs.hist.length > live) rs.hist = rs.hist.slice(rs.hist.length - live);
+    const keep = rs.conflictId !== undefined || rs.loading > 0 ? limit : this.opts.historyInMemory;
+    if (rs.hist.length > keep) {
+      rs.hist = keep === 0 ? NO_VERSIONS : rs.hist.slice(rs.hist.length - keep);
+      rs.histAll = false;
+    } else if (!rs.histAll && rs.hist.length >= live) {
+      rs.histAll = true;
+    }
+  }
+
+  /**
+   * Update the cluster index for a resource's new set. `parsedVm`: the top version's data is known to
+   * be a valid VM state (it came from parseVmState). Returns whether a VM state was indexed.
+   */
+  private reindex(resourceId: string, set: readonly Version[], parsedVm = false): boolean {
     const top = set[set.length - 1];
     try {
       if (resourceId.startsWith('vm/')) {
         const id = resourceId.slice(3);
-        if (!top || top.deleted) this.index.removeVm(id);
-        else this.index.upsertVm(parseVmState(top.data));
+        if (!top || top.deleted) {
+          this.index.removeVm(id);
+        } else {
+          // The index keeps the version's own data (no copy); parseVmState only validates it.
+          if (!parsedVm) parseVmState(top.data);
+          this.index.upsertVm(top.data as VMState);
+          return true;
+        }
       } else if (resourceId.startsWith('host/') && top && !top.deleted) {
         this.index.upsertHost(parseHostRecord(top.data));
       }
     } catch {
       // Data that does not parse as a VM/host is replicated but not indexed.
     }
+    return false;
+  }
+
+  /** Audit a version set of one version: `{<head>"set":[id],"added":[json]}` (head: more fields, with a trailing comma). */
+  private auditSet(ops: StoreOp[], kind: string, now: number, resourceId: string, head: string, version: Version, json: string): void {
+    const entry = this.audit.appendParts(kind, now, [`{${head}"set":[${JSON.stringify(version.id)}],"added":[`, json, ']}'], resourceId);
+    ops.push(entry.ops[0]!, entry.ops[1]!);
   }
 
   private pendingWrites: Promise<void> = Promise.resolve();
@@ -627,8 +814,11 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     if (this.degradedReason) throw new ReadOnlyError(this.degradedReason);
   }
 
-  private enqueueGossip(versions: readonly Version[]): void {
-    this.outbox.push(...versions);
+  private enqueueGossip(versions: readonly Version[], json?: string): void {
+    for (const v of versions) {
+      this.outbox.push(v);
+      this.outboxJson.push(versions.length === 1 ? json : undefined);
+    }
     if (this.outbox.length >= this.opts.gossipMaxBatch) {
       this.flushGossip();
       return;
@@ -643,10 +833,15 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   flushGossip(): void {
     while (this.outbox.length > 0) {
       const batch = this.outbox.splice(0, this.opts.gossipMaxBatch);
-      const payload = encodeGossip(this.nodeId, batch);
+      const payload = gossipPayload(this.nodeId, batch, this.outboxJson.splice(0, batch.length));
       this.c.transport.publish(payload);
       this.c.observer?.gossip?.('out', batch.length, payload.length);
     }
+  }
+
+  /** Count, report and audit a refused message from a peer (also used by anti-entropy). */
+  recordRejection(from: string, err: unknown): void {
+    this.reject(from, err, 0);
   }
 
   private reject(from: string, err: unknown, bytes: number, v?: Version): void {
@@ -658,53 +853,252 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     void this.c.store.write(entry.ops).catch((e: unknown) => this.c.observer?.storeError?.(e));
   }
 
-  /** Load version sets, history and conflicts; quarantine what does not decode. */
+  /**
+   * Load version sets and conflicts; quarantine what does not decode. Versions come from this node's
+   * own store, CRC-checked, and are rebuilt without re-hashing (see {@link storedVersion}). History is
+   * not read here but when a conflict needs it, except for resources with a pending conflict.
+   */
   private async load(): Promise<void> {
     const bad: StoreOp[] = [];
-    const quarantine = (sublevel: 'versions' | 'history' | 'conflicts', key: string, value: Uint8Array, err: unknown): void => {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.quarantined.push(`${sublevel}/${key}`);
-      this.c.observer?.quarantined?.(sublevel, key);
-      bad.push({ type: 'put', sublevel: 'quarantine', key: `${sublevel}/${key}`, value });
-      bad.push({ type: 'del', sublevel, key });
-      bad.push(...this.audit.append('quarantine', this.c.clock.now(), { sublevel, key, reason }).ops);
-    };
+    const clocks = new ClockTable();
     let maxHlc: Hlc = { wall: 0, logical: 0 };
-    for await (const { key, value } of this.c.store.range('versions')) {
+    for await (const { key: storedKey, value } of this.c.store.range('versions')) {
+      let key = storedKey;
       try {
-        const rec = decodeRecord(value, RecordKind.versionSet, 'versions', key) as VersionSetRecord;
-        const versions = rec.versions.map((v, i) => versionFromJSON(v, `versions/${key}[${i}]`));
-        const rs = this.state(key);
-        rs.versions = sortedSet(versions);
-        if (rec.conflictId) rs.conflictId = rec.conflictId;
-        this.reindex(key, rs.versions);
-        this.digest.set(key, rs.versions.length > 0 ? setHash(key, rs.versions) : undefined);
+        const rec = decodeRecord(value, RecordKind.versionSet, 'versions', key) as StoredVersionSet;
+        if (!Array.isArray(rec.versions)) throw new CorruptRecordError('versions', key, 'the record has no list of versions');
+        const versions = rec.versions.map((v, i) => storedVersion(v, `versions/${key}[${i}]`, clocks));
+        // One string for the resource id, the version's (the store's key may be a slice of a longer one).
+        if (versions[0]?.resourceId === key) key = versions[0].resourceId;
+        const set = versions.length > 1 ? sortedSet(versions) : versions;
+        const h = rec.history;
+        const hasHistory = Array.isArray(h) && Number.isSafeInteger(h[0]) && Number.isSafeInteger(h[1]) && 0 <= h[0] && h[0] < h[1];
+        if (set.length === 1 && !rec.conflictId && !hasHistory) {
+          // Most resources: one version, no history, no conflict. The version is all that is kept.
+          this.resources.set(key, set[0]!);
+        } else {
+          const rs = this.state(key);
+          rs.versions = set;
+          if (rec.conflictId) rs.conflictId = rec.conflictId;
+          if (hasHistory) {
+            rs.histLo = h[0];
+            rs.histHi = h[1];
+            rs.histAll = false;
+          }
+        }
+        this.reindex(key, set, rec.indexed === true);
+        this.digest.set(key, set.length > 0 ? flatString(setHash(key, set)) : undefined);
         for (const v of versions) if (v.hlc.wall > maxHlc.wall || (v.hlc.wall === maxHlc.wall && v.hlc.logical > maxHlc.logical)) maxHlc = v.hlc;
       } catch (err) {
         if (!(err instanceof DwcpError)) throw err;
-        quarantine('versions', key, value, err);
+        this.quarantine('versions', key, value, err, bad);
       }
     }
-    for await (const { key, value } of this.c.store.range('history')) {
-      try {
-        const list = decodeRecord(value, RecordKind.history, 'history', key) as VersionJSON[];
-        this.state(key).history = list.map((v, i) => versionFromJSON(v, `history/${key}[${i}]`));
-      } catch (err) {
-        if (!(err instanceof DwcpError)) throw err;
-        quarantine('history', key, value, err);
-      }
-    }
+    await this.migrateHistory(bad);
     for await (const { key, value } of this.c.store.range('conflicts')) {
       try {
         this.conflicts.set(key, decodeRecord(value, RecordKind.conflict, 'conflicts', key) as ConflictRecord);
       } catch (err) {
         if (!(err instanceof DwcpError)) throw err;
-        quarantine('conflicts', key, value, err);
+        this.quarantine('conflicts', key, value, err, bad);
       }
     }
     this.hlc.update(maxHlc, Math.max(this.c.clock.now(), maxHlc.wall));
     if (bad.length > 0) await this.persist(bad);
+    // A pending conflict may be decided by rollback to a version of the history: keep all of it at hand.
+    for (const [id, rs] of this.resources) if (rs instanceof ResourceState && rs.conflictId !== undefined && !rs.histAll) await this.readHistory(id, rs);
   }
+
+  private quarantine(sublevel: 'versions' | 'history' | 'conflicts', key: string, value: Uint8Array, err: unknown, ops: StoreOp[]): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.quarantined.push(`${sublevel}/${key}`);
+    this.c.observer?.quarantined?.(sublevel, key);
+    ops.push({ type: 'put', sublevel: 'quarantine', key: `${sublevel}/${key}`, value });
+    ops.push({ type: 'del', sublevel, key });
+    ops.push(...this.audit.append('quarantine', this.c.clock.now(), { sublevel, key, reason }).ops);
+  }
+
+  /**
+   * Read a resource's whole stored history into memory (it stays there until a write trims it).
+   * Entries written before the read began are in the store once `pendingWrites` has settled; those
+   * written during the read are in memory, which is not trimmed while a read is in flight.
+   */
+  private async readHistory(resourceId: string, rs: ResourceState): Promise<void> {
+    if (rs.histAll) return;
+    rs.loading++;
+    const bad: StoreOp[] = [];
+    try {
+      await this.pendingWrites;
+      const prefix = `${resourceId}\u0000`;
+      const found = new Map<number, Version>();
+      for await (const { key, value } of this.c.store.range('history', { gte: prefix, lt: `${resourceId}\u0001` })) {
+        try {
+          found.set(Number(key.slice(prefix.length)), storedVersion(decodeRecord(value, RecordKind.history, 'history', key), `history/${key}`));
+        } catch (err) {
+          if (!(err instanceof DwcpError)) throw err;
+          this.quarantine('history', key, value, err, bad);
+        }
+      }
+      if (!rs.histAll) {
+        const older: Version[] = [];
+        for (let seq = rs.histLo; seq < rs.histHi - rs.hist.length; seq++) {
+          const v = found.get(seq);
+          if (v) older.push(v);
+        }
+        if (older.length > 0) rs.hist = [...older, ...rs.hist];
+        rs.histAll = true;
+      }
+    } finally {
+      rs.loading--;
+    }
+    if (bad.length > 0) await this.persist(bad);
+  }
+
+  /**
+   * Convert history stored in the first format (one list per resource, key = resource id) into one
+   * entry per version, once; a marker in `meta` records that the store holds only the new format.
+   */
+  private async migrateHistory(bad: StoreOp[]): Promise<void> {
+    if ((await this.c.store.get('meta', HISTORY_FORMAT_KEY)) !== undefined) return;
+    let ops: StoreOp[] = [];
+    for await (const { key, value } of this.c.store.range('history')) {
+      if (key.includes('\u0000')) continue;
+      try {
+        const list = decodeRecord(value, RecordKind.history, 'history', key);
+        if (!Array.isArray(list)) throw new CorruptRecordError('history', key, 'expected a list of versions');
+        const versions = list.map((v, i) => storedVersion(v, `history/${key}[${i}]`));
+        const rs = this.state(key);
+        ops.push({ type: 'del', sublevel: 'history', key });
+        for (const v of versions) {
+          ops.push({ type: 'put', sublevel: 'history', key: historyKey(key, rs.histHi++), value: encodeRecordText(RecordKind.history, versionJson(v)) });
+        }
+        rs.hist = versions;
+        rs.histAll = true;
+        this.trimHistory(key, rs, ops);
+        ops.push({ type: 'put', sublevel: 'versions', key, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs)) });
+      } catch (err) {
+        if (!(err instanceof DwcpError)) throw err;
+        this.quarantine('history', key, value, err, bad);
+      }
+      if (ops.length >= 4096) {
+        await this.persist(ops);
+        ops = [];
+      }
+    }
+    ops.push({ type: 'put', sublevel: 'meta', key: HISTORY_FORMAT_KEY, value: encodeRecord(RecordKind.meta, { format: HISTORY_FORMAT }) });
+    await this.persist(ops);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A copy of a short string that holds no reference to a longer one. setHash returns a slice of a
+ * 64-character digest, and V8 keeps such a slice as a view that retains the whole digest: for a hash
+ * held per resource, the copy is a third of the memory.
+ */
+function flatString(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
+/**
+ * The gossip payload of `versions`, byte for byte what codec.ts's encodeGossip gives, but with the
+ * versions' JSON texts spliced in where the writes had them rather than encoded again.
+ */
+function gossipPayload(from: string, versions: readonly Version[], json: ReadonlyArray<string | undefined>): Uint8Array {
+  let text = `{"v":${GOSSIP_FORMAT},"from":${JSON.stringify(from)},"versions":[`;
+  for (let i = 0; i < versions.length; i++) text += (i > 0 ? ',' : '') + (json[i] ?? versionJson(versions[i]!));
+  return utf8.encode(text + ']}');
+}
+
+/**
+ * The JSON text of a resource's version set record, in parts (`nextJson`: the versions' texts, if at
+ * hand; `indexed`: the top version's data passed parseVmState, so load indexes it without parsing).
+ */
+function versionSetParts(rs: ResourceState, nextJson?: readonly string[], indexed = false): string[] {
+  const next = rs.versions;
+  const parts = ['{"versions":['];
+  for (let i = 0; i < next.length; i++) {
+    if (i > 0) parts.push(',');
+    parts.push(nextJson?.[i] ?? versionJson(next[i]!));
+  }
+  let tail = ']';
+  if (rs.conflictId) tail += `,"conflictId":${JSON.stringify(rs.conflictId)}`;
+  if (rs.histHi > 0) tail += `,"history":[${rs.histLo},${rs.histHi}]`;
+  if (indexed) tail += ',"indexed":true';
+  parts.push(tail + '}');
+  return parts;
+}
+
+/**
+ * Equal vector clocks read at load share one (immutable) VectorClock: most resources' clocks are
+ * alike ({writer: a few writes}), and a clock costs more memory than the rest of a small version's
+ * metadata. Bounded; used only while loading.
+ */
+class ClockTable {
+  private readonly clocks = new Map<string, VectorClock>();
+
+  of(json: Record<string, number>): VectorClock {
+    const key = JSON.stringify(json);
+    let clock = this.clocks.get(key);
+    if (clock === undefined) {
+      clock = VectorClock.from(json);
+      if (this.clocks.size < MAX_SHARED_CLOCKS) this.clocks.set(key, clock);
+    }
+    return clock;
+  }
+}
+
+const MAX_SHARED_CLOCKS = 65_536;
+
+/**
+ * A version read back from this node's own store. The record's CRC vouches for its bytes, and the
+ * version was verified (or created) before it was stored, so it is rebuilt as it was written without
+ * encoding and hashing its content again. Anything not shaped like a stored version goes through
+ * versionFromJSON, which verifies it and names what is wrong. Versions from the network never take
+ * this path.
+ */
+function storedVersion(input: unknown, where: string, clocks?: ClockTable): Version {
+  const o = input as { [K in keyof VersionJSON]?: unknown } | null;
+  if (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.id === 'string' &&
+    typeof o.resourceId === 'string' &&
+    typeof o.origin === 'string' &&
+    typeof o.digest === 'string' &&
+    typeof o.clock === 'object' &&
+    o.clock !== null &&
+    !Array.isArray(o.clock) &&
+    typeof o.hlc === 'object' &&
+    o.hlc !== null &&
+    (o.deleted === undefined || typeof o.deleted === 'boolean') &&
+    o.data !== undefined &&
+    (o.deleted !== true || o.data === null)
+  ) {
+    const hlc = o.hlc as { wall?: unknown; logical?: unknown };
+    if (typeof hlc.wall === 'number' && typeof hlc.logical === 'number') {
+      let clock: VectorClock | undefined;
+      try {
+        clock = clocks ? clocks.of(o.clock as Record<string, number>) : VectorClock.from(o.clock as Record<string, number>);
+      } catch {
+        clock = undefined; // versionFromJSON reports it
+      }
+      if (clock) {
+        return Object.freeze({
+          id: o.id,
+          resourceId: o.resourceId,
+          clock,
+          hlc: { wall: hlc.wall, logical: hlc.logical },
+          origin: o.origin,
+          data: o.data,
+          deleted: o.deleted === true,
+          digest: o.digest,
+        });
+      }
+    }
+  }
+  return versionFromJSON(input, where);
 }
 
 /** Hosts of a split-brain: two or more candidates `running` on different hosts. */

@@ -22,6 +22,9 @@ interface PendingWrite {
 
 type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>;
 
+/** Entries read per native call by `range`. */
+const RANGE_BATCH = 1000;
+
 /**
  * The production store: LevelDB (classic-level) with one sublevel per kind of record. Every write is
  * a synced batch (`sync: true`), so a resolved `write` has reached the disk; concurrent writes share
@@ -30,6 +33,8 @@ type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>;
 export class LevelStore implements Store {
   private readonly db: Level<string, Uint8Array>;
   private readonly subs = new Map<Sublevel, Sub>();
+  /** Each sublevel's key prefix in the root database (how writes address it). */
+  private readonly prefixes = new Map<Sublevel, string>();
   private readonly queue: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
   private opened = false;
@@ -45,7 +50,9 @@ export class LevelStore implements Store {
     this.maxBatchOps = init.maxBatchOps ?? 10_000;
     this.db = new Level<string, Uint8Array>(init.dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     for (const s of SUBLEVELS) {
-      this.subs.set(s, this.db.sublevel<string, Uint8Array>(s, { keyEncoding: 'utf8', valueEncoding: 'view' }) as Sub);
+      const sub = this.db.sublevel<string, Uint8Array>(s, { keyEncoding: 'utf8', valueEncoding: 'view' }) as Sub;
+      this.subs.set(s, sub);
+      this.prefixes.set(s, sub.prefix);
     }
   }
 
@@ -92,10 +99,28 @@ export class LevelStore implements Store {
       ...(options.lt !== undefined ? { lt: options.lt } : {}),
       reverse: options.reverse ?? false,
       limit: options.limit ?? -1,
+      // classic-level: ranges are scans (load, audit walks); they do not evict the block cache's hot blocks.
+      ...{ fillCache: false },
     });
+    // Entries in batches (one native call per RANGE_BATCH entries, not one promise per entry), the
+    // next batch read (in libuv's thread pool) while the caller works through the current one.
+    const read = (): Promise<Array<[string, unknown]>> => {
+      const p = it.nextv(RANGE_BATCH);
+      p.catch(() => undefined); // awaited below; meanwhile a failure is not an unhandled rejection
+      return p;
+    };
+    let pending: Promise<Array<[string, unknown]>> | undefined = read();
     try {
-      for await (const [key, value] of it) yield { key, value: plain(value as Uint8Array) };
+      for (;;) {
+        const batch: Array<[string, unknown]> = await pending;
+        pending = undefined;
+        if (batch.length === 0) break;
+        pending = read();
+        for (const [key, value] of batch) yield { key, value: plain(value as Uint8Array) };
+      }
     } finally {
+      // An iterator closes only once its read in flight is done (the caller may have stopped early).
+      if (pending) await pending.catch(() => undefined);
       await it.close();
     }
   }
@@ -136,19 +161,23 @@ export class LevelStore implements Store {
     }
   }
 
+  /**
+   * One chained batch on the root database, keys prefixed with their sublevel's prefix here (the
+   * same keys the sublevels address), which spares abstract-level its per-operation sublevel work.
+   */
   private buildBatch(group: readonly PendingWrite[]): ReturnType<typeof this.db.batch> {
     const batch = this.db.batch();
     try {
       for (const w of group) {
         for (const op of w.ops) {
-          const sub = this.sub(op.sublevel);
+          const prefix = this.prefixOf(op.sublevel);
           if (op.type === 'put') {
             if (!(op.value instanceof Uint8Array)) {
               throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
             }
-            batch.put(op.key, op.value, { sublevel: sub });
+            batch.put(prefix + op.key, op.value);
           } else {
-            batch.del(op.key, { sublevel: sub });
+            batch.del(prefix + op.key);
           }
         }
       }
@@ -157,6 +186,12 @@ export class LevelStore implements Store {
       throw err;
     }
     return batch;
+  }
+
+  private prefixOf(s: Sublevel): string {
+    const prefix = this.prefixes.get(s);
+    if (prefix === undefined) throw new TypeError(`unknown sublevel ${String(s)}`);
+    return prefix;
   }
 
   private sub(s: Sublevel): Sub {

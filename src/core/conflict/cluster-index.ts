@@ -9,7 +9,8 @@
  * | `invariant_violation` | the candidate is active and the cluster's active vCPUs or memory would exceed total capacity × overcommit (subject `cluster`) | critical |
  * | `semantic` | the candidate is active on a host that has announced no host record | high |
  *
- * The index keeps maps from IP, MAC and disk path to VM ids, the active VMs of each host with their
+ * The index keeps maps from IP, MAC and disk path to VM ids (one id, or a set while several VMs share
+ * a key), only the indexed fields of each VM, the active VMs of each host with their
  * vCPU and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
  * O(#interfaces + #disks) map lookups; only when it finds something does it list the VMs involved.
  * The candidate replaces the indexed VM with the same id (if any) in every projection, so checking
@@ -52,16 +53,8 @@ export interface Usage {
 
 export type ContendedKey = 'ip' | 'mac' | 'disk';
 
-interface Entry {
-  readonly vm: VMState;
-  readonly host: string;
-  readonly active: boolean;
-  readonly cpu: number;
-  readonly mem: number;
-  readonly ips: readonly string[];
-  readonly macs: readonly string[];
-  readonly disks: readonly string[];
-}
+/** The VMs holding one IP, MAC or disk path: one id (the usual case), or a set when several share it. */
+type Holders = string | Set<string>;
 
 interface HostUsage {
   cpu: number;
@@ -77,11 +70,15 @@ export function isActive(power: PowerState): boolean {
 const MAX_LISTED = 8;
 
 export class ClusterIndex {
-  private readonly vms = new Map<string, Entry>();
+  /**
+   * The indexed VMs: the states themselves, by reference (never copied). Every other projection
+   * (IP/MAC/disk maps, host usage) is derived from them, so nothing else is kept per VM.
+   */
+  private readonly vms = new Map<string, VMState>();
   private readonly hosts = new Map<string, HostRecord>();
-  private readonly byIp = new Map<string, Set<string>>();
-  private readonly byMac = new Map<string, Set<string>>();
-  private readonly byDisk = new Map<string, Set<string>>();
+  private readonly byIp = new KeyTable((id, key) => holdsIp(this.vms.get(id), key));
+  private readonly byMac = new KeyTable((id, key) => holdsMac(this.vms.get(id), key));
+  private readonly byDisk = new KeyTable((id, key) => holdsDisk(this.vms.get(id), key));
   private readonly perHost = new Map<string, HostUsage>();
   private usedCpu = 0;
   private usedMem = 0;
@@ -123,24 +120,46 @@ export class ClusterIndex {
 
   /** Add or replace a VM (keyed by `vm.id`). The state is kept by reference: do not mutate it afterwards. */
   upsertVm(vm: VMState): void {
-    const old = this.vms.get(vm.id);
-    if (old) this.unindex(vm.id, old);
-    const entry = toEntry(vm);
-    this.vms.set(vm.id, entry);
-    this.index(vm.id, entry);
+    const id = vm.id;
+    const old = this.vms.get(id);
+    if (old === undefined) {
+      this.vms.set(id, vm);
+      this.indexKeys(id, vm);
+      this.addUsage(id, vm);
+      return;
+    }
+    // An update usually keeps its IPs, MACs and disks (then the key tables are left alone) and its
+    // host. The key tables check keys against the indexed states: unindex before replacing the state.
+    const same = sameKeys(old, vm);
+    if (!same) this.unindexKeys(id, old);
+    this.vms.set(id, vm);
+    if (!same) this.indexKeys(id, vm);
+    if (isActive(old.power_state) && isActive(vm.power_state) && old.host === vm.host) {
+      const u = this.perHost.get(vm.host);
+      if (u) {
+        u.cpu += vm.cpu_allocation - old.cpu_allocation;
+        u.mem += vm.memory_mb - old.memory_mb;
+      }
+      this.usedCpu += vm.cpu_allocation - old.cpu_allocation;
+      this.usedMem += vm.memory_mb - old.memory_mb;
+    } else {
+      this.removeUsage(id, old);
+      this.addUsage(id, vm);
+    }
   }
 
   /** Remove a VM (deleted, or tombstoned). Returns whether it was indexed. */
   removeVm(id: string): boolean {
     const old = this.vms.get(id);
     if (!old) return false;
-    this.unindex(id, old);
+    this.unindexKeys(id, old);
+    this.removeUsage(id, old);
     this.vms.delete(id);
     return true;
   }
 
   getVm(id: string): VMState | undefined {
-    return this.vms.get(id)?.vm;
+    return this.vms.get(id);
   }
 
   /** Add or replace a host's announced record. */
@@ -182,8 +201,9 @@ export class ClusterIndex {
   /** Sorted ids of the VMs holding an IP, a MAC (any case) or a disk path. */
   vmsUsing(kind: ContendedKey, key: string): string[] {
     const map = kind === 'ip' ? this.byIp : kind === 'mac' ? this.byMac : this.byDisk;
-    const set = map.get(kind === 'mac' ? key.toLowerCase() : key);
-    return set ? [...set].sort() : [];
+    const holders = map.get(kind === 'mac' ? key.toLowerCase() : key);
+    if (holders === undefined) return [];
+    return typeof holders === 'string' ? [holders] : [...holders].sort();
   }
 
   /**
@@ -218,9 +238,9 @@ export class ClusterIndex {
     const rec = this.hosts.get(host);
     if (rec) {
       const usage = this.perHost.get(host);
-      const sameHostOld = old !== undefined && old.active && old.host === host ? old : undefined;
-      const othersCpu = (usage?.cpu ?? 0) - (sameHostOld?.cpu ?? 0);
-      const othersMem = (usage?.mem ?? 0) - (sameHostOld?.mem ?? 0);
+      const sameHostOld = old !== undefined && isActive(old.power_state) && old.host === host ? old : undefined;
+      const othersCpu = (usage?.cpu ?? 0) - (sameHostOld?.cpu_allocation ?? 0);
+      const othersMem = (usage?.mem ?? 0) - (sameHostOld?.memory_mb ?? 0);
       const cpuLimit = rec.capacity.cpu * this.over.cpu;
       const memLimit = rec.capacity.memory_mb * this.over.memory;
       const overCpu = othersCpu + cpu > cpuLimit;
@@ -252,9 +272,9 @@ export class ClusterIndex {
     // Capacity and placement can only be judged once some host has announced its capacity: a
     // replica that knows no host records (a fresh node, a test without hosts) checks contention only.
     if (this.hosts.size === 0) return out;
-    const activeOld = old !== undefined && old.active ? old : undefined;
-    const totalCpu = this.usedCpu - (activeOld?.cpu ?? 0) + cpu;
-    const totalMem = this.usedMem - (activeOld?.mem ?? 0) + mem;
+    const activeOld = old !== undefined && isActive(old.power_state) ? old : undefined;
+    const totalCpu = this.usedCpu - (activeOld?.cpu_allocation ?? 0) + cpu;
+    const totalMem = this.usedMem - (activeOld?.memory_mb ?? 0) + mem;
     const clusterCpuLimit = this.capCpu * this.over.cpu;
     const clusterMemLimit = this.capMem * this.over.memory;
     if (totalCpu > clusterCpuLimit) {
@@ -292,20 +312,22 @@ export class ClusterIndex {
 
   private contention(
     out: Finding[],
-    map: Map<string, Set<string>>,
+    map: KeyTable,
     key: string,
     id: string,
     active: boolean,
     field: string,
     what: string,
   ): void {
-    const set = map.get(key);
-    if (set === undefined || (set.size === 1 && set.has(id))) return;
-    const others = sortedWithout(set, id);
+    const holders = map.get(key);
+    if (holders === undefined || holders === id) return;
+    const others = typeof holders === 'string' ? [holders] : sortedWithout(holders, id);
+    if (others.length === 0) return;
     let anyActive = false;
     if (active) {
       for (const o of others) {
-        if (this.vms.get(o)?.active) {
+        const other = this.vms.get(o);
+        if (other !== undefined && isActive(other.power_state)) {
           anyActive = true;
           break;
         }
@@ -322,76 +344,206 @@ export class ClusterIndex {
     });
   }
 
-  private index(id: string, e: Entry): void {
-    for (const k of e.ips) addTo(this.byIp, k, id);
-    for (const k of e.macs) addTo(this.byMac, k, id);
-    for (const k of e.disks) addTo(this.byDisk, k, id);
-    if (e.active) {
-      let u = this.perHost.get(e.host);
-      if (!u) {
-        u = { cpu: 0, mem: 0, vms: new Set() };
-        this.perHost.set(e.host, u);
+  private indexKeys(id: string, vm: VMState): void {
+    for (const nic of vm.network_config?.interfaces ?? NONE) {
+      if (typeof nic.ip === 'string') this.byIp.add(nic.ip, id);
+      if (typeof nic.mac === 'string') this.byMac.add(lowerMac(nic.mac), id);
+    }
+    for (const d of vm.disk_config ?? NONE) if (typeof d.path === 'string') this.byDisk.add(d.path, id);
+  }
+
+  private unindexKeys(id: string, vm: VMState): void {
+    for (const nic of vm.network_config?.interfaces ?? NONE) {
+      if (typeof nic.ip === 'string') this.byIp.remove(nic.ip, id);
+      if (typeof nic.mac === 'string') this.byMac.remove(lowerMac(nic.mac), id);
+    }
+    for (const d of vm.disk_config ?? NONE) if (typeof d.path === 'string') this.byDisk.remove(d.path, id);
+  }
+
+  private addUsage(id: string, vm: VMState): void {
+    if (!isActive(vm.power_state)) return;
+    let u = this.perHost.get(vm.host);
+    if (!u) {
+      u = { cpu: 0, mem: 0, vms: new Set() };
+      this.perHost.set(vm.host, u);
+    }
+    u.cpu += vm.cpu_allocation;
+    u.mem += vm.memory_mb;
+    u.vms.add(id);
+    this.usedCpu += vm.cpu_allocation;
+    this.usedMem += vm.memory_mb;
+    this.activeCount++;
+  }
+
+  private removeUsage(id: string, vm: VMState): void {
+    if (!isActive(vm.power_state)) return;
+    const u = this.perHost.get(vm.host);
+    if (u) {
+      u.cpu -= vm.cpu_allocation;
+      u.mem -= vm.memory_mb;
+      u.vms.delete(id);
+      if (u.vms.size === 0) this.perHost.delete(vm.host);
+    }
+    this.usedCpu -= vm.cpu_allocation;
+    this.usedMem -= vm.memory_mb;
+    this.activeCount--;
+  }
+}
+
+const NONE: readonly never[] = [];
+
+/** A MAC in lower case; the string itself when it already is (the usual case), so it is not copied. */
+function lowerMac(mac: string): string {
+  const lower = mac.toLowerCase();
+  return lower === mac ? mac : lower;
+}
+
+/** Whether two states of a VM hold the same IPs, MACs and disk paths, in the same places. */
+function sameKeys(a: VMState, b: VMState): boolean {
+  const na = a.network_config?.interfaces ?? NONE;
+  const nb = b.network_config?.interfaces ?? NONE;
+  if (na.length !== nb.length) return false;
+  for (let i = 0; i < na.length; i++) {
+    const x = na[i]!;
+    const y = nb[i]!;
+    if (keyOf(x.ip) !== keyOf(y.ip)) return false;
+    if (keyOf(x.mac)?.toLowerCase() !== keyOf(y.mac)?.toLowerCase()) return false;
+  }
+  const da = a.disk_config ?? NONE;
+  const db = b.disk_config ?? NONE;
+  if (da.length !== db.length) return false;
+  for (let i = 0; i < da.length; i++) if (keyOf(da[i]!.path) !== keyOf(db[i]!.path)) return false;
+  return true;
+}
+
+/** A field as an index key: only strings are indexed. */
+function keyOf(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function holdsIp(vm: VMState | undefined, key: string): boolean {
+  for (const nic of vm?.network_config?.interfaces ?? NONE) if (nic.ip === key) return true;
+  return false;
+}
+
+function holdsMac(vm: VMState | undefined, key: string): boolean {
+  for (const nic of vm?.network_config?.interfaces ?? NONE) if (typeof nic.mac === 'string' && lowerMac(nic.mac) === key) return true;
+  return false;
+}
+
+function holdsDisk(vm: VMState | undefined, key: string): boolean {
+  for (const d of vm?.disk_config ?? NONE) if (d.path === key) return true;
+  return false;
+}
+
+const EMPTY = 0;
+const DELETED = 1;
+const MIN_SLOTS = 16;
+
+/** A 32-bit hash of a key (FNV-1a, then murmur3's finaliser), never EMPTY or DELETED (bit 1 set). */
+function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 2;
+}
+
+/**
+ * Which VMs hold each key of one kind (IP, MAC or disk path). A Map from key to holders costs about
+ * 37 bytes a key; this open-addressing table (linear probing, at most 80% full) keeps per slot only a
+ * 32-bit hash of the key and its holders (an id, or a set of ids while several VMs share the key),
+ * about 12 bytes: the key itself is not stored but checked against a holder's indexed state
+ * (`holds`), which has it.
+ */
+class KeyTable {
+  private hashes = new Int32Array(MIN_SLOTS);
+  private holders: Array<Holders | undefined> = newSlots(MIN_SLOTS);
+  /** Slots in use, deleted ones included. */
+  private used = 0;
+  private live = 0;
+
+  constructor(private readonly holds: (id: string, key: string) => boolean) {}
+
+  get(key: string): Holders | undefined {
+    const i = this.find(key, hashKey(key));
+    return i < 0 ? undefined : this.holders[i];
+  }
+
+  add(key: string, id: string): void {
+    const h = hashKey(key);
+    const i = this.find(key, h);
+    if (i >= 0) {
+      const cur = this.holders[i]!;
+      if (typeof cur !== 'string') cur.add(id);
+      else if (cur !== id) this.holders[i] = new Set([cur, id]);
+      return;
+    }
+    if ((this.used + 1) * 5 > this.hashes.length * 4) this.rehash();
+    const { hashes } = this;
+    const mask = hashes.length - 1;
+    let j = h & mask;
+    while (hashes[j] !== EMPTY && hashes[j] !== DELETED) j = (j + 1) & mask;
+    if (hashes[j] === EMPTY) this.used++;
+    hashes[j] = h;
+    this.holders[j] = id;
+    this.live++;
+  }
+
+  remove(key: string, id: string): void {
+    const i = this.find(key, hashKey(key));
+    if (i < 0) return;
+    const cur = this.holders[i]!;
+    if (typeof cur === 'string') {
+      if (cur !== id) return;
+      this.hashes[i] = DELETED;
+      this.holders[i] = undefined;
+      this.live--;
+      return;
+    }
+    cur.delete(id);
+    if (cur.size === 1) this.holders[i] = cur.values().next().value!;
+  }
+
+  /** The slot of `key` (hash `h`), or -1. */
+  private find(key: string, h: number): number {
+    const { hashes, holders } = this;
+    const mask = hashes.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const x = hashes[i]!;
+      if (x === EMPTY) return -1;
+      if (x === h) {
+        const cur = holders[i]!;
+        if (this.holds(typeof cur === 'string' ? cur : cur.values().next().value!, key)) return i;
       }
-      u.cpu += e.cpu;
-      u.mem += e.mem;
-      u.vms.add(id);
-      this.usedCpu += e.cpu;
-      this.usedMem += e.mem;
-      this.activeCount++;
     }
   }
 
-  private unindex(id: string, e: Entry): void {
-    for (const k of e.ips) removeFrom(this.byIp, k, id);
-    for (const k of e.macs) removeFrom(this.byMac, k, id);
-    for (const k of e.disks) removeFrom(this.byDisk, k, id);
-    if (e.active) {
-      const u = this.perHost.get(e.host);
-      if (u) {
-        u.cpu -= e.cpu;
-        u.mem -= e.mem;
-        u.vms.delete(id);
-        if (u.vms.size === 0) this.perHost.delete(e.host);
-      }
-      this.usedCpu -= e.cpu;
-      this.usedMem -= e.mem;
-      this.activeCount--;
+  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
+  private rehash(): void {
+    let size = MIN_SLOTS;
+    while ((this.live + 1) * 2 > size) size *= 2;
+    const oldHashes = this.hashes;
+    const oldHolders = this.holders;
+    const hashes = new Int32Array(size);
+    const holders = newSlots(size);
+    const mask = size - 1;
+    for (let i = 0; i < oldHashes.length; i++) {
+      const h = oldHashes[i]!;
+      if (h === EMPTY || h === DELETED) continue;
+      let j = h & mask;
+      while (hashes[j] !== EMPTY) j = (j + 1) & mask;
+      hashes[j] = h;
+      holders[j] = oldHolders[i];
     }
+    this.hashes = hashes;
+    this.holders = holders;
+    this.used = this.live;
   }
 }
 
-function toEntry(vm: VMState): Entry {
-  const ips: string[] = [];
-  const macs: string[] = [];
-  const disks: string[] = [];
-  for (const nic of vm.network_config?.interfaces ?? []) {
-    if (typeof nic.ip === 'string') ips.push(nic.ip);
-    if (typeof nic.mac === 'string') macs.push(nic.mac.toLowerCase());
-  }
-  for (const d of vm.disk_config ?? []) if (typeof d.path === 'string') disks.push(d.path);
-  return {
-    vm,
-    host: vm.host,
-    active: isActive(vm.power_state),
-    cpu: vm.cpu_allocation,
-    mem: vm.memory_mb,
-    ips,
-    macs,
-    disks,
-  };
-}
-
-function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
-  const set = map.get(key);
-  if (set) set.add(id);
-  else map.set(key, new Set([id]));
-}
-
-function removeFrom(map: Map<string, Set<string>>, key: string, id: string): void {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) map.delete(key);
+function newSlots(n: number): Array<Holders | undefined> {
+  return new Array<Holders | undefined>(n).fill(undefined);
 }
 
 function sortedWithout(set: ReadonlySet<string>, id: string): string[] {

@@ -2,8 +2,8 @@ import { sha256Hex, sha256OfCanonical } from '../codec/canonical.js';
 import { describeValue } from '../codec/describe.js';
 import { assertHlc, formatHlc, type Hlc } from '../clock/hlc.js';
 import { assertNodeId } from '../clock/node-ids.js';
-import { VectorClock } from '../clock/vector-clock.js';
-import { DwcpError, EncodingError, InvalidVersionError } from '../errors.js';
+import { MAX_CLOCK_ENTRIES, VectorClock } from '../clock/vector-clock.js';
+import { DwcpError, EncodingError, InvalidClockError, InvalidVersionError } from '../errors.js';
 
 /** Resource ids: `vm/<id>`, `host/<node id>`, `crdt/<name>`; printable, no `..`, at most 200 characters. */
 export const RESOURCE_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
@@ -75,7 +75,32 @@ export function contentDigest(data: unknown, deleted: boolean): string {
 }
 
 function versionId(resourceId: string, clock: VectorClock, hlc: Hlc, origin: string, digest: string): string {
-  return sha256Hex(`${resourceId}\n${clock.toString()}\n${formatHlc(hlc)}\n${origin}\n${digest}`).slice(0, 24);
+  return versionIdOfText(resourceId, clock.toString(), hlc, origin, digest);
+}
+
+function versionIdOfText(resourceId: string, clockText: string, hlc: Hlc, origin: string, digest: string): string {
+  return sha256Hex(`${resourceId}\n${clockText}\n${formatHlc(hlc)}\n${origin}\n${digest}`).slice(0, 24);
+}
+
+/** The canonical text form of an untrusted `{nodeId: counter}` clock, validated, without interning ids. */
+function clockTextOf(raw: Record<string, unknown>): string {
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_CLOCK_ENTRIES) {
+    throw new InvalidClockError(`vector clock has more than ${MAX_CLOCK_ENTRIES} entries`, { limit: MAX_CLOCK_ENTRIES });
+  }
+  const kept: Array<[string, number]> = [];
+  for (const [nodeId, counter] of entries) {
+    assertNodeId(nodeId, 'node id in vector clock');
+    // Same checks and messages as VectorClock.from.
+    if (typeof counter !== 'number' || !Number.isInteger(counter)) {
+      throw new InvalidClockError(`counter of ${nodeId} must be an integer, got ${describeValue(counter)}`, { nodeId });
+    }
+    if (counter < 0) throw new InvalidClockError(`counter of ${nodeId} must not be negative, got ${counter}`, { nodeId });
+    if (counter > Number.MAX_SAFE_INTEGER) throw new InvalidClockError(`counter of ${nodeId} exceeds 2^53 - 1`, { nodeId });
+    if (counter !== 0) kept.push([nodeId, counter]);
+  }
+  kept.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  return kept.map(([k, v]) => `${k}:${v}`).join(',');
 }
 
 /** Create a version, computing its digest and id. Validates ids and clocks; data must encode canonically. */
@@ -126,9 +151,9 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     if (typeof o.clock !== 'object' || o.clock === null || Array.isArray(o.clock)) {
       throw new InvalidVersionError(`${where}.clock must be an object {nodeId: counter}`, { where });
     }
-    let clock: VectorClock;
+    let clockText: string;
     try {
-      clock = VectorClock.from(o.clock as Record<string, number>);
+      clockText = clockTextOf(o.clock as Record<string, unknown>);
     } catch (err) {
       if (err instanceof DwcpError) throw new InvalidVersionError(`${where}.clock: ${err.message}`, { where, cause: err.code });
       throw err;
@@ -144,6 +169,23 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     // createVersion drops a tombstone's data; refuse it rather than accept bytes the digest does not cover.
     if (o.deleted === true && o.data !== null) {
       throw new InvalidVersionError(`${where}.data must be null in a tombstone`, { where });
+    }
+    // Check digest and id BEFORE the clock's node ids are interned: a forged version must not be able
+    // to fill the process-wide node-id table (a denial of service for every later version).
+    const digest = contentDigest(o.deleted === true ? null : o.data, o.deleted === true);
+    if (o.digest !== digest) {
+      throw new InvalidVersionError(`${where}.digest does not match its content`, { where, claimed: o.digest });
+    }
+    const hlc = { wall: o.hlc.wall, logical: o.hlc.logical };
+    if (o.id !== versionIdOfText(o.resourceId, clockText, hlc, o.origin, digest)) {
+      throw new InvalidVersionError(`${where}.id does not match its content`, { where, claimed: o.id });
+    }
+    let clock: VectorClock;
+    try {
+      clock = VectorClock.from(o.clock as Record<string, number>);
+    } catch (err) {
+      if (err instanceof DwcpError) throw new InvalidVersionError(`${where}.clock: ${err.message}`, { where, cause: err.code });
+      throw err;
     }
     const v = createVersion({
       resourceId: o.resourceId,

@@ -1,0 +1,289 @@
+/**
+ * Agents without the agent: a real libp2p transport (src/adapters/libp2p) composed with a real
+ * replica the way src/agent/agent.ts composes them (gossip and rejections wired the same way),
+ * over an in-memory store and the system clock; and a "raw" rogue: a bare libp2p node with
+ * gossipsub that can capture the signed messages it receives and send any RPC to a peer, signed
+ * messages of other peers included (a replay), bypassing every check of its own gossipsub.
+ */
+import '../../support/polyfill.js';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { RPC } from '@libp2p/gossipsub/message';
+import { identify } from '@libp2p/identify';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { FakeHypervisor } from '../../../src/adapters/hypervisor/fake-hypervisor.js';
+import { SystemClock } from '../../../src/adapters/clock/system-clock.js';
+import { createLibp2pTransport, gossipTopic, type Libp2pTransport, type Libp2pTransportInit, type RejectReason } from '../../../src/adapters/libp2p/index.js';
+import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
+import { policyPresets } from '../../../src/core/policy/presets.js';
+import { Replica, type ReplicaObserver } from '../../../src/replica/replica.js';
+import { createResolver } from '../../../src/replica/resolver.js';
+
+export const CLUSTER = 'hardening';
+export const TOPIC = gossipTopic(CLUSTER);
+
+export interface AgentNode {
+  readonly nodeId: string;
+  readonly t: Libp2pTransport;
+  readonly replica: Replica;
+  readonly store: MemoryStore;
+  /** Transport-level refusals by reason (the transport's onRejected, as the agent counts them). */
+  readonly refused: Record<string, number>;
+  /** The replica's classification of remote versions (stale, duplicate, fast_forward, …). */
+  readonly outcomes: Record<string, number>;
+  /** Gossip payloads the replica refused (its `rejected` events). */
+  readonly replicaRejected: Array<{ from: string; reason: string }>;
+  addr(): string;
+  pubsub(): GossipSub;
+  stop(): Promise<void>;
+}
+
+export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Partial<Libp2pTransportInit> = {}): Promise<AgentNode> {
+  const refused: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  const replicaRejected: Array<{ from: string; reason: string }> = [];
+  const t = createLibp2pTransport(
+    {
+      nodeId,
+      cluster: CLUSTER,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      psk,
+      requestTimeoutMs: 5_000,
+      helloTimeoutMs: 5_000,
+      dialTimeoutMs: 5_000,
+      redialIntervalMs: 500,
+      ...init,
+    },
+    { onRejected: (reason: RejectReason) => (refused[reason] = (refused[reason] ?? 0) + 1) },
+  );
+  const store = new MemoryStore();
+  await store.open();
+  const clock = new SystemClock();
+  const observer: ReplicaObserver = { remoteVersion: (o) => (outcomes[o] = (outcomes[o] ?? 0) + 1) };
+  const replica = new Replica(
+    { nodeId, gossipFlushMs: 5 },
+    { store, transport: t, clock, hypervisor: new FakeHypervisor(), resolver: createResolver({ policy: () => policyPresets.production }), observer },
+  );
+  replica.on('rejected', (e) => replicaRejected.push(e));
+  await replica.start();
+  await t.start();
+  return {
+    nodeId,
+    t,
+    replica,
+    store,
+    refused,
+    outcomes,
+    replicaRejected,
+    addr: () => t.multiaddrs()[0]!,
+    pubsub: () => pubsubOf(t),
+    async stop() {
+      await replica.stop();
+      await t.stop();
+      clock.clearAll();
+      await store.close();
+    },
+  };
+}
+
+/** The transport's gossipsub (private to the transport: tests only, to read scores and age the seen-cache). */
+export function pubsubOf(t: Libp2pTransport): GossipSub {
+  const node = (t as unknown as { node?: Libp2p<{ pubsub: GossipSub }> }).node;
+  if (!node) throw new Error('transport not started');
+  return node.services.pubsub;
+}
+
+/**
+ * Expires every entry of gossipsub's seen-cache now. The transport has no option for gossipsub's
+ * `seenTTL` (2 minutes), and a test cannot wait that long, so the cache is emptied: what happens
+ * when its TTL has passed.
+ */
+export function expireSeenCache(ps: GossipSub): number {
+  const cache = (ps as unknown as { seenCache?: { clear(): void; size: number } }).seenCache;
+  if (!cache || typeof cache.clear !== 'function') throw new Error('gossipsub has no seenCache to expire (internals changed?)');
+  const n = cache.size;
+  cache.clear();
+  return n;
+}
+
+/** Members of the GossipSub class that its exported interface does not declare. */
+interface GossipSubInternals {
+  getScore(peerId: string): number;
+  readonly streamsOutbound: Map<string, unknown>;
+  sendRpc(id: string, rpc: RPC): boolean;
+  handleReceivedRpc(from: PeerId, rpc: RPC): Promise<void>;
+}
+
+function internals(ps: GossipSub): GossipSubInternals {
+  return ps as unknown as GossipSubInternals;
+}
+
+/** A gossipsub score (0 for a peer it has no record of). */
+export function scoreOf(ps: GossipSub, peerId: string): number {
+  return internals(ps).getScore(peerId);
+}
+
+export type RawMessage = RPC.Message;
+
+export interface RawRogue {
+  readonly peerId: string;
+  /** Signed messages received on the topic, exactly as they arrived (signature, seqno, key). */
+  readonly captured: RawMessage[];
+  dial(addr: string): Promise<void>;
+  /** Waits until the rogue can send gossipsub RPCs to `peerId` and `peerId` knows its subscription. */
+  ready(peerId: string, timeoutMs?: number): Promise<void>;
+  /** A message signed with the rogue's own key (a fresh seqno each time). */
+  sign(data: Uint8Array): RawMessage;
+  /** A message with the rogue's key as author but a signature that does not verify. */
+  forge(data: Uint8Array): RawMessage;
+  /** Sends messages to one peer in one RPC (no seen-cache, no validation on the rogue's side). */
+  send(peerId: string, messages: readonly RawMessage[]): boolean;
+  /**
+   * Like `send`, respecting backpressure as a careful attacker would (a stream whose write buffer
+   * overflows is reset by libp2p): 'busy' when the stream to `peerId` must drain first (nothing
+   * sent), 'gone' when there is no stream.
+   */
+  trySend(peerId: string, messages: readonly RawMessage[]): 'sent' | 'busy' | 'gone';
+  stop(): Promise<void>;
+}
+
+const SIGN_PREFIX = new TextEncoder().encode('libp2p-pubsub:');
+
+export async function startRawRogue(psk: Uint8Array): Promise<RawRogue> {
+  const privateKey: PrivateKey = await generateKeyPair('Ed25519');
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: preSharedKey({ psk }),
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false, emitSelf: false }),
+    },
+  });
+  const ps = node.services.pubsub;
+  ps.subscribe(TOPIC);
+  const captured: RawMessage[] = [];
+  // Capture inbound RPC messages before the rogue's own gossipsub looks at them.
+  const inner = internals(ps);
+  const original = inner.handleReceivedRpc.bind(ps);
+  inner.handleReceivedRpc = (from, rpc) => {
+    for (const m of rpc.messages) if (m.topic === TOPIC && m.signature !== undefined) captured.push(m);
+    return original(from, rpc);
+  };
+  const author = node.peerId.toMultihash().bytes;
+  const key = publicKeyToProtobuf(privateKey.publicKey);
+  let seq = BigInt(Date.now()) * 1_000_000n;
+  const seqno = (): Uint8Array => {
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, ++seq, false);
+    return out;
+  };
+  const sendRpc = inner.sendRpc.bind(ps);
+  const sign = (data: Uint8Array): RawMessage => {
+    const msg: RawMessage = { from: author, data, seqno: seqno(), topic: TOPIC, signature: undefined, key: undefined };
+    const signature = privateKey.sign(concatBytes(SIGN_PREFIX, RPC.Message.encode(msg)));
+    if (signature instanceof Promise) throw new Error('expected a synchronous Ed25519 signer');
+    return { ...msg, signature, key };
+  };
+  return {
+    peerId: node.peerId.toString(),
+    captured,
+    async dial(addr) {
+      await node.dial(multiaddr(addr));
+    },
+    async ready(peerId, timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      while (!(inner.streamsOutbound.has(peerId) && ps.getSubscribers(TOPIC).some((p) => p.toString() === peerId))) {
+        if (Date.now() > end) throw new Error(`rogue: no gossipsub stream to ${peerId} after ${timeoutMs} ms`);
+        await sleep(20);
+      }
+      await sleep(200); // the peer has processed the rogue's subscription too
+    },
+    sign,
+    forge(data) {
+      const m = sign(data);
+      const signature = m.signature!.slice();
+      signature[0]! ^= 0xff;
+      return { ...m, signature };
+    },
+    send(peerId, messages) {
+      return sendRpc(peerId, { subscriptions: [], messages: [...messages] });
+    },
+    trySend(peerId, messages) {
+      const out = inner.streamsOutbound.get(peerId) as { rawStream?: { writableNeedsDrain: boolean; send(b: Uint8Array): boolean } } | undefined;
+      const raw = out?.rawStream;
+      if (!raw) return 'gone';
+      if (raw.writableNeedsDrain) return 'busy';
+      const body = RPC.encode({ subscriptions: [], messages: [...messages] });
+      try {
+        raw.send(concatBytes(varint(body.length), body));
+      } catch {
+        return 'gone';
+      }
+      return 'sent';
+    },
+    async stop() {
+      await node.stop();
+    },
+  };
+}
+
+/** An unsigned varint (the length prefix of gossipsub's stream framing). */
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000, stepMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+/** A full garbage collection (V8's `gc`, reached without starting node with --expose-gc). */
+export function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+/** The p-th percentile (nearest rank) of `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
