@@ -1,0 +1,177 @@
+/**
+ * The bounded version history: one stored entry per superseded version, the newest few in memory,
+ * the rest read from the store when a conflict needs it (or on `loadHistory`), and stores written
+ * in the first format (one list per resource) converted at start.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
+import { ManualClock } from '../../../src/adapters/memory/manual-clock.js';
+import { MemoryNetwork } from '../../../src/adapters/memory/memory-network.js';
+import { SeededRandom } from '../../../src/adapters/memory/seeded-random.js';
+import { FakeHypervisor } from '../../../src/adapters/hypervisor/fake-hypervisor.js';
+import { VectorClock } from '../../../src/core/clock/vector-clock.js';
+import { canonicalJson } from '../../../src/core/codec/canonical.js';
+import { createVersion, versionToJSON, type Version } from '../../../src/core/conflict/version.js';
+import { PolicyBuilder } from '../../../src/core/policy/builder.js';
+import { policyPresets } from '../../../src/core/policy/presets.js';
+import { decodeGossip, encodeGossip } from '../../../src/replica/codec.js';
+import type { Store } from '../../../src/replica/ports.js';
+import { decodeRecord, encodeRecord, RecordKind } from '../../../src/replica/record-codec.js';
+import { Replica } from '../../../src/replica/replica.js';
+import { createResolver } from '../../../src/replica/resolver.js';
+import { createCluster, vm } from '../../support/cluster.js';
+
+async function keys(store: Store, sublevel: 'history' | 'versions' | 'meta', prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for await (const { key } of store.range(sublevel, { gte: prefix, lt: `${prefix}\uffff` })) out.push(key);
+  return out;
+}
+
+const ids = (vs: readonly Version[]): string[] => vs.map((v) => v.id);
+
+/** Three-way text merges (they need the common ancestor from the history). */
+const mergePolicy = new PolicyBuilder('merge').withDefaultStrategy('operational_transform').build();
+const manualPolicy = new PolicyBuilder('manual').withDefaultStrategy('manual_intervention').build();
+
+describe('Replica: version history', () => {
+  it('stores one entry per superseded version, deletes the oldest beyond historyLimit, keeps the newest in memory', async () => {
+    const c = await createCluster({ nodes: 1, replica: { historyLimit: 3, historyInMemory: 1 } });
+    const n1 = c.node('n1');
+    const written: Version[] = [];
+    for (let i = 0; i < 5; i++) written.push(await n1.replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
+    expect(await keys(n1.store, 'history', 'vm/vm-1\u0000')).toHaveLength(3);
+    expect(ids(n1.replica.history('vm/vm-1'))).toEqual(ids(written.slice(3, 4)));
+    expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual(ids(written.slice(1, 4)));
+    const rec = decodeRecord((await n1.store.get('versions', 'vm/vm-1'))!, RecordKind.versionSet, 'versions', 'vm/vm-1');
+    expect(rec).toMatchObject({ versions: [versionToJSON(written[4]!)], history: [1, 4] });
+
+    // After a restart nothing of it is in memory until it is asked for.
+    await c.restart('n1');
+    expect(n1.replica.history('vm/vm-1')).toEqual([]);
+    expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual(ids(written.slice(1, 4)));
+    const next = await n1.replica.putVm(vm('vm-1', { cpu_allocation: 9 }));
+    expect(next.clock.get('n1')).toBe(6);
+    expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual(ids(written.slice(2, 5)));
+    expect(await keys(n1.store, 'history', 'vm/vm-1\u0000')).toHaveLength(3);
+    expect(await n1.replica.audit.verify()).toMatchObject({ ok: true, entries: 6 });
+  });
+
+  it('reads an ancestor older than what is in memory from the store: the same merge as with the whole history in memory', async () => {
+    const run = async (historyInMemory: number, restart: boolean): Promise<{ data: unknown; id: string; notes: string[] }> => {
+      const c = await createCluster({ nodes: 2, policy: mergePolicy, replica: { historyInMemory } });
+      const [n1, n2] = [c.node('n1'), c.node('n2')];
+      const rid = 'doc/readme';
+      const text = (a: string, b: string): string => ['title', a, 'body one', 'body two', b, 'end'].join('\n');
+      await n1.replica.put(rid, text('A', 'B'));
+      await c.settle();
+      c.net.block('n1', 'n2');
+      // n1 edits the first line three times (the ancestor is then three entries deep), n2 the last one.
+      for (const a of ['A1', 'A2', 'A3']) await n1.replica.put(rid, text(a, 'B'));
+      await n2.replica.put(rid, text('A', 'B1'));
+      if (restart) await c.restart('n1');
+      if (historyInMemory < 3) expect(n1.replica.history(rid).length).toBeLessThan(3);
+      await n1.replica.applyRemote('n2', n2.replica.versionsOf(rid));
+      const [merged] = n1.replica.versionsOf(rid);
+      const record = n1.replica.conflictList()[0]!;
+      return { data: merged!.data, id: merged!.id, notes: record.decision.notes };
+    };
+    const whole = await run(8, false);
+    expect(whole.data).toBe(['title', 'A3', 'body one', 'body two', 'B1', 'end'].join('\n'));
+    expect(whole.notes.join('\n')).toMatch(/merged 2 concurrent edits against ancestor/);
+    expect(await run(1, false)).toEqual(whole);
+    expect(await run(0, true)).toEqual(whole);
+  });
+
+  it('keeps the whole history of a resource with a pending conflict in memory, also after a restart', async () => {
+    const c = await createCluster({ nodes: 2, policy: manualPolicy, replica: { historyInMemory: 1 } });
+    const [n1, n2] = [c.node('n1'), c.node('n2')];
+    await n1.replica.putVm(vm('vm-1'));
+    await c.settle();
+    c.net.block('n1', 'n2');
+    for (let i = 2; i <= 4; i++) await n1.replica.putVm(vm('vm-1', { cpu_allocation: i }));
+    await n2.replica.putVm(vm('vm-1', { memory_mb: 4096 }));
+    expect(n1.replica.history('vm/vm-1')).toHaveLength(1);
+    await n1.replica.applyRemote('n2', n2.replica.versionsOf('vm/vm-1'));
+    expect(n1.replica.conflictList('pending')).toHaveLength(1);
+    const whole = ids(await n1.replica.loadHistory('vm/vm-1'));
+    expect(whole).toHaveLength(3);
+    expect(ids(n1.replica.history('vm/vm-1'))).toEqual(whole);
+    await c.restart('n1');
+    expect(ids(n1.replica.history('vm/vm-1'))).toEqual(whole);
+  });
+
+  it('converts history stored in the first format (one list per resource) at start', async () => {
+    const store = new MemoryStore();
+    await store.open();
+    const mk = (n: number): Version =>
+      createVersion({ resourceId: 'vm/vm-1', clock: VectorClock.from({ n1: n }), hlc: { wall: 1_000 + n, logical: 0 }, origin: 'n1', data: vm('vm-1', { cpu_allocation: n }) });
+    const [v1, v2, v3] = [mk(1), mk(2), mk(3)];
+    await store.write([
+      { type: 'put', sublevel: 'versions', key: 'vm/vm-1', value: encodeRecord(RecordKind.versionSet, { versions: [versionToJSON(v3)] }) },
+      { type: 'put', sublevel: 'history', key: 'vm/vm-1', value: encodeRecord(RecordKind.history, [versionToJSON(v1), versionToJSON(v2)]) },
+    ]);
+    const clock = new ManualClock();
+    const replica = new Replica(
+      { nodeId: 'n1' },
+      {
+        store,
+        transport: new MemoryNetwork({ clock, random: new SeededRandom(1) }).join('n1'),
+        clock,
+        hypervisor: new FakeHypervisor(),
+        resolver: createResolver({ policy: () => policyPresets.production }),
+      },
+    );
+    await replica.start();
+    expect(await keys(store, 'history')).toEqual(['vm/vm-1\u0000000000000000', 'vm/vm-1\u0000000000000001']);
+    expect(await keys(store, 'meta', 'history-format')).toEqual(['history-format']);
+    expect(ids(await replica.loadHistory('vm/vm-1'))).toEqual([v1.id, v2.id]);
+    expect(replica.versionsOf('vm/vm-1')).toEqual([v3]);
+    const v4 = await replica.putVm(vm('vm-1', { cpu_allocation: 4 }));
+    expect(ids(await replica.loadHistory('vm/vm-1'))).toEqual([v1.id, v2.id, v3.id]);
+    expect(v4.clock.compare(v3.clock)).toBe('after');
+    await replica.stop();
+  });
+
+  it('rebuilds versions read back from its own store exactly as they were written', async () => {
+    const c = await createCluster({ nodes: 1 });
+    const n1 = c.node('n1');
+    const written = [await n1.replica.putVm(vm('vm-1')), await n1.replica.put('doc/x', { a: [1, 'two', null] }), await n1.replica.put('doc/y', { b: 1 })];
+    written.push(await n1.replica.delete('doc/y'));
+    await c.restart('n1');
+    for (const v of [written[0]!, written[1]!, written[3]!]) {
+      const [loaded] = n1.replica.versionsOf(v.resourceId);
+      expect(canonicalJson(versionToJSON(loaded!))).toBe(canonicalJson(versionToJSON(v)));
+      expect(Object.isFrozen(loaded)).toBe(true);
+      expect(loaded!.clock.compare(v.clock)).toBe('equal');
+    }
+  });
+
+  it('quarantines a stored version set that is not shaped like one (the checksum alone does not vouch for it)', async () => {
+    const c = await createCluster({ nodes: 1 });
+    const n1 = c.node('n1');
+    const v = await n1.replica.putVm(vm('vm-1'));
+    await n1.replica.putVm(vm('vm-2', { network_config: { interfaces: [] }, disk_config: [] }));
+    const { clock: _clock, ...noClock } = versionToJSON(v);
+    await n1.store.write([{ type: 'put', sublevel: 'versions', key: 'vm/vm-1', value: encodeRecord(RecordKind.versionSet, { versions: [noClock] }) }]);
+    await c.restart('n1');
+    expect(n1.replica.quarantined).toEqual(['versions/vm/vm-1']);
+    expect(n1.replica.get('vm/vm-2')).toBeDefined();
+  });
+
+  it('gossips exactly the payload encodeGossip gives for the same versions', async () => {
+    const c = await createCluster({ nodes: 2 });
+    const n1 = c.node('n1');
+    const sent: Uint8Array[] = [];
+    const publish = n1.transport.publish.bind(n1.transport);
+    n1.transport.publish = (payload: Uint8Array): void => {
+      sent.push(payload);
+      publish(payload);
+    };
+    await Promise.all([n1.replica.putVm(vm('vm-1')), n1.replica.put('doc/u1', { text: 'ünïcode ✓ 😀' }), n1.replica.putVm(vm('vm-2', { network_config: { interfaces: [] } }))]);
+    await n1.replica.delete('doc/u1');
+    await c.settle();
+    expect(sent.length).toBeGreaterThan(0);
+    for (const payload of sent) expect(payload).toEqual(encodeGossip('n1', decodeGossip(payload).versions));
+    expect(c.node('n2').replica.list()).toEqual(n1.replica.list());
+  });
+});
