@@ -73,7 +73,7 @@ describe('Replica: version history', () => {
       await n1.replica.applyRemote('n2', n2.replica.versionsOf(rid));
       const [merged] = n1.replica.versionsOf(rid);
       const record = n1.replica.conflictList()[0]!;
-      return { data: merged!.data, id: merged!.id, notes: record.decision.notes };
+      return { data: merged!.data, id: merged!.id, notes: [...record.decision.notes] };
     };
     const whole = await run(8, false);
     expect(whole.data).toBe(['title', 'A3', 'body one', 'body two', 'B1', 'end'].join('\n'));
