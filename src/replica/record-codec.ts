@@ -34,7 +34,6 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 const MAGIC = 0x44;
 const FORMAT_V1 = 1;
 const HEADER = 7;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
@@ -43,36 +42,37 @@ export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
 
 /** Encode a record whose payload is already JSON text (the caller vouches that it is valid JSON). */
 export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
-  const out = new Uint8Array(HEADER + Buffer.byteLength(json, 'utf8'));
-  encoder.encodeInto(json, out.subarray(HEADER));
-  return seal(out, kind);
+  const length = HEADER + Buffer.byteLength(json, 'utf8');
+  const buf = Buffer.allocUnsafe(length);
+  buf.write(json, HEADER, 'utf8');
+  return seal(buf, kind);
 }
 
 /**
  * Encode a record whose JSON payload is the concatenation of `parts` (the caller vouches that it is
- * valid JSON): each part is written in place, the whole text is never built.
+ * valid JSON, and no part ends inside a surrogate pair): each part is written in place, the whole
+ * text is never built.
  */
 export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): Uint8Array {
   let length = HEADER;
   for (const p of parts) length += Buffer.byteLength(p, 'utf8');
-  const out = new Uint8Array(length);
-  const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const buf = Buffer.allocUnsafe(length);
   let at = HEADER;
   for (const p of parts) at += buf.write(p, at, 'utf8');
-  return seal(out, kind);
+  return seal(buf, kind);
 }
 
-/** Fill in the header of a record whose payload is in place. */
-function seal(out: Uint8Array, kind: RecordKind): Uint8Array {
-  out[0] = MAGIC;
-  out[1] = FORMAT_V1;
-  out[2] = kind;
-  const crc = crc32(out.subarray(HEADER));
-  out[3] = crc >>> 24;
-  out[4] = (crc >>> 16) & 0xff;
-  out[5] = (crc >>> 8) & 0xff;
-  out[6] = crc & 0xff;
-  return out;
+/**
+ * Fill in the header of a record whose payload is in place (every byte of `buf` is then written) and
+ * return it as a plain Uint8Array. Records are small: Buffer.allocUnsafe carves them from Node's
+ * shared pool, several times cheaper than a fresh ArrayBuffer each; the store copies what it keeps.
+ */
+function seal(buf: Buffer, kind: RecordKind): Uint8Array {
+  buf[0] = MAGIC;
+  buf[1] = FORMAT_V1;
+  buf[2] = kind;
+  buf.writeUInt32BE(crc32(buf.subarray(HEADER)), 3);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }
 
 /** Decode a record; anything wrong throws {@link CorruptRecordError} naming the sublevel and key. */

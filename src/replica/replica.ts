@@ -189,7 +189,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     this.opts = {
       nodeId: options.nodeId,
       historyLimit: options.historyLimit ?? DEFAULTS.historyLimit,
-      historyInMemory: Math.min(options.historyInMemory ?? DEFAULTS.historyInMemory, options.historyLimit ?? DEFAULTS.historyLimit),
+      historyInMemory: Math.max(0, Math.min(options.historyInMemory ?? DEFAULTS.historyInMemory, options.historyLimit ?? DEFAULTS.historyLimit)) || 0,
       gossipFlushMs: options.gossipFlushMs ?? DEFAULTS.gossipFlushMs,
       gossipMaxBatch: Math.min(options.gossipMaxBatch ?? DEFAULTS.gossipMaxBatch, MAX_BATCH_VERSIONS),
       maxDriftMs: options.maxDriftMs ?? DEFAULTS.maxDriftMs,
@@ -441,10 +441,13 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /**
    * Apply versions received from `from`. Resolves once the resulting state is durable.
    *
-   * Versions are applied synchronously, in order. The one exception: a conflict that needs history
-   * only the store holds (see {@link conflictHistory}). Then what the batch did so far is handed to
-   * the store (in order, so the audit chain stays in sequence), the history is read, and the version
-   * is applied again from scratch.
+   * Versions are applied synchronously, in order, as soon as they arrive. The one exception: a
+   * conflict that needs history only the store holds (see {@link conflictHistory}). Such history is
+   * read before the batch is applied; while a batch waits for it, later batches wait their turn, so
+   * batches are still applied in arrival order. Should a version need stored history that the
+   * look-ahead did not foresee (one made necessary by an earlier version of the same batch), what the
+   * batch did so far is handed to the store (in order, so the audit chain stays in sequence), the
+   * history is read and the version is applied again from scratch.
    */
   async applyRemote(from: string, versions: readonly Version[]): Promise<void> {
     // A batch is applied whole or not at all: one version from too far in the future refuses it.
@@ -454,42 +457,114 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       this.reject(from, new ClockDriftError(`version ${ahead.id} of ${ahead.resourceId} is ${ahead.hlc.wall - limit + this.hlc.maxDriftMs} ms ahead of local time (limit ${this.hlc.maxDriftMs} ms): batch refused`), 0, ahead);
       return;
     }
-    let ops: StoreOp[] = [];
     const writes: Promise<void>[] = [];
+    const prev = this.applyTail;
+    if (prev === undefined && this.storedHistoryNeeded(versions).length === 0) {
+      // The usual case: applied right now, synchronously (the batch awaits only if the look-ahead missed).
+      await this.applyBatch(from, versions, writes, false);
+    } else {
+      const turn = (async (): Promise<void> => {
+        if (prev !== undefined) await prev;
+        for (const id of this.storedHistoryNeeded(versions)) await this.readHistoryOrReport(id);
+        await this.applyBatch(from, versions, writes, true);
+      })();
+      const tail = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.applyTail = tail;
+      try {
+        await turn;
+      } finally {
+        if (this.applyTail === tail) this.applyTail = undefined;
+      }
+    }
+    if (writes.length === 1) await writes[0];
+    else if (writes.length > 1) await Promise.all(writes);
+  }
+
+  /** A batch whose apply phase is waiting for stored history: later batches are applied after it. */
+  private applyTail: Promise<void> | undefined;
+
+  /**
+   * Apply a batch in order, handing its store operations to `writes`. Synchronous unless a version
+   * needs stored history (then, unless `gated` already, the batch holds up later batches meanwhile).
+   */
+  private async applyBatch(from: string, versions: readonly Version[], writes: Promise<void>[], gated: boolean): Promise<void> {
+    let ops: StoreOp[] = [];
     const now = this.c.clock.now();
     let retry = false;
-    for (let i = 0; i < versions.length; ) {
-      const v = versions[i]!;
-      if (!retry) {
-        try {
-          this.hlc.update(v.hlc, now);
-        } catch (err) {
-          this.reject(from, err, 0, v);
+    let release: (() => void) | undefined;
+    try {
+      for (let i = 0; i < versions.length; ) {
+        const v = versions[i]!;
+        if (!retry) {
+          try {
+            this.hlc.update(v.hlc, now);
+          } catch (err) {
+            this.reject(from, err, 0, v);
+            i++;
+            continue;
+          }
+        }
+        if (this.applyOne(from, v, now, ops, retry)) {
+          retry = false;
           i++;
           continue;
         }
+        if (!gated && release === undefined) {
+          const gate = new Promise<void>((resolve) => (release = resolve));
+          this.applyTail = gate;
+          const clear = release!;
+          release = () => {
+            clear();
+            if (this.applyTail === gate) this.applyTail = undefined;
+          };
+        }
+        if (ops.length > 0) {
+          writes.push(this.persistLater(ops));
+          ops = [];
+        }
+        await this.readHistoryOrReport(v.resourceId);
+        retry = true; // the second time, whatever history is in memory is used
       }
-      if (this.applyOne(from, v, now, ops, retry)) {
-        retry = false;
-        i++;
-        continue;
-      }
-      if (ops.length > 0) {
-        const write = this.persist(ops);
-        write.catch(() => undefined); // awaited below; this only keeps it from counting as unhandled meanwhile
-        writes.push(write);
-        ops = [];
-      }
-      try {
-        await this.readHistory(v.resourceId, this.state(v.resourceId));
-      } catch (err) {
-        this.c.observer?.storeError?.(err);
-      }
-      retry = true; // the second time, whatever history is in memory is used
+    } finally {
+      if (ops.length > 0) writes.push(this.persistLater(ops));
+      release?.();
     }
-    if (ops.length > 0) writes.push(this.persist(ops));
-    if (writes.length === 1) await writes[0];
-    else if (writes.length > 1) await Promise.all(writes);
+  }
+
+  /** persist(), awaited later: meanwhile a failure does not count as an unhandled rejection. */
+  private persistLater(ops: StoreOp[]): Promise<void> {
+    const write = this.persist(ops);
+    write.catch(() => undefined);
+    return write;
+  }
+
+  private async readHistoryOrReport(resourceId: string): Promise<void> {
+    try {
+      await this.readHistory(resourceId, this.state(resourceId));
+    } catch (err) {
+      this.c.observer?.storeError?.(err);
+    }
+  }
+
+  /**
+   * Resources whose conflict with a version of the batch, judged against the current state, needs
+   * history that only the store holds (a look-ahead: applyOne decides for real).
+   */
+  private storedHistoryNeeded(versions: readonly Version[]): string[] {
+    let out: string[] | undefined;
+    for (const v of versions) {
+      const rs = this.resources.get(v.resourceId);
+      if (!(rs instanceof ResourceState) || rs.histAll || v.resourceId.startsWith(CRDT_PREFIX) || out?.includes(v.resourceId)) continue;
+      const outcome = classifyAgainstSet(rs.versions, v);
+      let needs = false;
+      if (outcome.kind === 'causal_violation') needs = !this.conflictHistory(rs, [...rs.versions, v], NO_VERSIONS, false);
+      else if (outcome.kind === 'concurrent') needs = !this.conflictHistory(rs, sortedSet([...outcome.concurrent, v]), outcome.superseded, false);
+      if (needs) (out ??= []).push(v.resourceId);
+    }
+    return out ?? [];
   }
 
   /** Apply one remote version. False: it needs history not in memory yet, and nothing was done. */

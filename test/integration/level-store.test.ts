@@ -76,4 +76,30 @@ describe('LevelStore', () => {
     expect(await again.get('versions', 'k49')).toEqual(new Uint8Array([49]));
     await again.close();
   });
+
+  it('ranges over many entries (read ahead in batches), and lets a caller stop early', async () => {
+    const store = new LevelStore({ dir: freshDir() });
+    await store.open();
+    const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
+    await store.write(Array.from({ length: 2_500 }, (_, i) => ({ type: 'put' as const, sublevel: 'history' as const, key: key(i), value: new Uint8Array([i & 0xff]) })));
+    await store.write([{ type: 'put', sublevel: 'audit', key: key(0), value: new Uint8Array([7]) }]);
+    const all: string[] = [];
+    for await (const e of store.range('history')) all.push(e.key);
+    expect(all).toEqual(Array.from({ length: 2_500 }, (_, i) => key(i)));
+    for (const stopAt of [0, 999, 1_000, 1_500]) {
+      const seen: string[] = [];
+      for await (const e of store.range('history', { gte: key(0) })) {
+        if (seen.length === stopAt) break;
+        seen.push(e.key);
+      }
+      expect(seen).toHaveLength(stopAt);
+    }
+    const reversed: string[] = [];
+    for await (const e of store.range('history', { reverse: true, limit: 1_200 })) reversed.push(e.key);
+    expect(reversed).toEqual(Array.from({ length: 1_200 }, (_, i) => key(2_499 - i)));
+    // The iterators are closed: writes and the close itself go through.
+    await store.write([{ type: 'put', sublevel: 'history', key: 'after', value: new Uint8Array([1]) }]);
+    expect(await store.get('audit', key(0))).toEqual(new Uint8Array([7]));
+    await store.close();
+  });
 });

@@ -9,10 +9,11 @@
  * | `invariant_violation` | the candidate is active and the cluster's active vCPUs or memory would exceed total capacity × overcommit (subject `cluster`) | critical |
  * | `semantic` | the candidate is active on a host that has announced no host record | high |
  *
- * The index keeps maps from IP, MAC and disk path to VM ids (one id, or a set while several VMs share
- * a key), only the indexed fields of each VM, the active VMs of each host with their
- * vCPU and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
- * O(#interfaces + #disks) map lookups; only when it finds something does it list the VMs involved.
+ * The index keeps the VM states by reference (no copies), tables from IP, MAC and disk path to VM ids
+ * (one id, or a set while several VMs share a key), each host's count of active VMs with their vCPU
+ * and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
+ * O(#interfaces + #disks) table lookups; only when it finds something does it list the VMs involved
+ * (for a host over its capacity, by a scan of the indexed VMs).
  * The candidate replaces the indexed VM with the same id (if any) in every projection, so checking
  * an update of a VM does not count the VM twice.
  *
@@ -54,12 +55,13 @@ export interface Usage {
 export type ContendedKey = 'ip' | 'mac' | 'disk';
 
 /** The VMs holding one IP, MAC or disk path: one id (the usual case), or a set when several share it. */
-type Holders = string | Set<string>;
+export type Holders = string | Set<string>;
 
 interface HostUsage {
   cpu: number;
   mem: number;
-  readonly vms: Set<string>;
+  /** Active VMs on the host. */
+  vms: number;
 }
 
 /** Running and paused VMs hold their vCPUs and memory on their host. */
@@ -76,9 +78,9 @@ export class ClusterIndex {
    */
   private readonly vms = new Map<string, VMState>();
   private readonly hosts = new Map<string, HostRecord>();
-  private readonly byIp = new KeyTable((id, key) => holdsIp(this.vms.get(id), key));
-  private readonly byMac = new KeyTable((id, key) => holdsMac(this.vms.get(id), key));
-  private readonly byDisk = new KeyTable((id, key) => holdsDisk(this.vms.get(id), key));
+  private readonly byIp = new KeyTable();
+  private readonly byMac = new KeyTable();
+  private readonly byDisk = new KeyTable();
   private readonly perHost = new Map<string, HostUsage>();
   private usedCpu = 0;
   private usedMem = 0;
@@ -125,15 +127,15 @@ export class ClusterIndex {
     if (old === undefined) {
       this.vms.set(id, vm);
       this.indexKeys(id, vm);
-      this.addUsage(id, vm);
+      this.addUsage(vm);
       return;
     }
-    // An update usually keeps its IPs, MACs and disks (then the key tables are left alone) and its
-    // host. The key tables check keys against the indexed states: unindex before replacing the state.
-    const same = sameKeys(old, vm);
-    if (!same) this.unindexKeys(id, old);
+    // An update usually keeps its IPs, MACs and disks (then the key tables are left alone) and its host.
     this.vms.set(id, vm);
-    if (!same) this.indexKeys(id, vm);
+    if (!sameKeys(old, vm)) {
+      this.unindexKeys(id, old);
+      this.indexKeys(id, vm);
+    }
     if (isActive(old.power_state) && isActive(vm.power_state) && old.host === vm.host) {
       const u = this.perHost.get(vm.host);
       if (u) {
@@ -143,8 +145,8 @@ export class ClusterIndex {
       this.usedCpu += vm.cpu_allocation - old.cpu_allocation;
       this.usedMem += vm.memory_mb - old.memory_mb;
     } else {
-      this.removeUsage(id, old);
-      this.addUsage(id, vm);
+      this.removeUsage(old);
+      this.addUsage(vm);
     }
   }
 
@@ -153,7 +155,7 @@ export class ClusterIndex {
     const old = this.vms.get(id);
     if (!old) return false;
     this.unindexKeys(id, old);
-    this.removeUsage(id, old);
+    this.removeUsage(old);
     this.vms.delete(id);
     return true;
   }
@@ -190,7 +192,7 @@ export class ClusterIndex {
   /** Active allocation on a host (zeros for a host with no active VM). */
   hostUsage(hostId: string): Usage {
     const u = this.perHost.get(hostId);
-    return u ? { cpu: u.cpu, memory_mb: u.mem, vms: u.vms.size } : { cpu: 0, memory_mb: 0, vms: 0 };
+    return u ? { cpu: u.cpu, memory_mb: u.mem, vms: u.vms } : { cpu: 0, memory_mb: 0, vms: 0 };
   }
 
   /** Active allocation in the whole cluster, and the sum of the known hosts' capacities. */
@@ -246,7 +248,7 @@ export class ClusterIndex {
       const overCpu = othersCpu + cpu > cpuLimit;
       const overMem = othersMem + mem > memLimit;
       if (overCpu || overMem) {
-        const others = usage ? sortedWithout(usage.vms, id) : [];
+        const others = usage ? this.activeOn(host, id) : [];
         if (overCpu) {
           out.push({
             type: 'invariant_violation',
@@ -360,29 +362,36 @@ export class ClusterIndex {
     for (const d of vm.disk_config ?? NONE) if (typeof d.path === 'string') this.byDisk.remove(d.path, id);
   }
 
-  private addUsage(id: string, vm: VMState): void {
+  /** Sorted ids of the active VMs on a host, but `except` (a scan: only for reporting a finding). */
+  private activeOn(host: string, except: string): string[] {
+    const out: string[] = [];
+    for (const [id, vm] of this.vms) if (id !== except && vm.host === host && isActive(vm.power_state)) out.push(id);
+    return out.sort();
+  }
+
+  private addUsage(vm: VMState): void {
     if (!isActive(vm.power_state)) return;
     let u = this.perHost.get(vm.host);
     if (!u) {
-      u = { cpu: 0, mem: 0, vms: new Set() };
+      u = { cpu: 0, mem: 0, vms: 0 };
       this.perHost.set(vm.host, u);
     }
     u.cpu += vm.cpu_allocation;
     u.mem += vm.memory_mb;
-    u.vms.add(id);
+    u.vms++;
     this.usedCpu += vm.cpu_allocation;
     this.usedMem += vm.memory_mb;
     this.activeCount++;
   }
 
-  private removeUsage(id: string, vm: VMState): void {
+  private removeUsage(vm: VMState): void {
     if (!isActive(vm.power_state)) return;
     const u = this.perHost.get(vm.host);
     if (u) {
       u.cpu -= vm.cpu_allocation;
       u.mem -= vm.memory_mb;
-      u.vms.delete(id);
-      if (u.vms.size === 0) this.perHost.delete(vm.host);
+      u.vms--;
+      if (u.vms === 0) this.perHost.delete(vm.host);
     }
     this.usedCpu -= vm.cpu_allocation;
     this.usedMem -= vm.memory_mb;
@@ -421,82 +430,65 @@ function keyOf(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function holdsIp(vm: VMState | undefined, key: string): boolean {
-  for (const nic of vm?.network_config?.interfaces ?? NONE) if (nic.ip === key) return true;
-  return false;
-}
-
-function holdsMac(vm: VMState | undefined, key: string): boolean {
-  for (const nic of vm?.network_config?.interfaces ?? NONE) if (typeof nic.mac === 'string' && lowerMac(nic.mac) === key) return true;
-  return false;
-}
-
-function holdsDisk(vm: VMState | undefined, key: string): boolean {
-  for (const d of vm?.disk_config ?? NONE) if (d.path === key) return true;
-  return false;
-}
-
-const EMPTY = 0;
-const DELETED = 1;
 const MIN_SLOTS = 16;
 
-/** A 32-bit hash of a key (FNV-1a, then murmur3's finaliser), never EMPTY or DELETED (bit 1 set). */
+/** A 32-bit hash of a key (FNV-1a, then murmur3's finaliser). */
 function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 2;
+  return h ^ (h >>> 16);
 }
 
 /**
- * Which VMs hold each key of one kind (IP, MAC or disk path). A Map from key to holders costs about
- * 37 bytes a key; this open-addressing table (linear probing, at most 80% full) keeps per slot only a
- * 32-bit hash of the key and its holders (an id, or a set of ids while several VMs share the key),
- * about 12 bytes: the key itself is not stored but checked against a holder's indexed state
- * (`holds`), which has it.
+ * Which VMs hold each key of one kind (IP, MAC or disk path): an open-addressing table (linear
+ * probing, at most 80% full) of two flat arrays, each slot a key (the VM state's own string) and its
+ * holders (an id, or a set of ids while several VMs share the key). About 16 bytes a slot, where a
+ * Map costs about 37 bytes a key. Exported for its tests.
  */
-class KeyTable {
-  private hashes = new Int32Array(MIN_SLOTS);
+export class KeyTable {
+  /** A slot's key; undefined: never used, null: deleted. */
+  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
   private holders: Array<Holders | undefined> = newSlots(MIN_SLOTS);
   /** Slots in use, deleted ones included. */
   private used = 0;
   private live = 0;
 
-  constructor(private readonly holds: (id: string, key: string) => boolean) {}
+  /** `hash`: for tests. */
+  constructor(private readonly hash: (key: string) => number = hashKey) {}
 
   get(key: string): Holders | undefined {
-    const i = this.find(key, hashKey(key));
+    const i = this.find(key);
     return i < 0 ? undefined : this.holders[i];
   }
 
   add(key: string, id: string): void {
-    const h = hashKey(key);
-    const i = this.find(key, h);
+    const i = this.find(key);
     if (i >= 0) {
       const cur = this.holders[i]!;
       if (typeof cur !== 'string') cur.add(id);
       else if (cur !== id) this.holders[i] = new Set([cur, id]);
       return;
     }
-    if ((this.used + 1) * 5 > this.hashes.length * 4) this.rehash();
-    const { hashes } = this;
-    const mask = hashes.length - 1;
-    let j = h & mask;
-    while (hashes[j] !== EMPTY && hashes[j] !== DELETED) j = (j + 1) & mask;
-    if (hashes[j] === EMPTY) this.used++;
-    hashes[j] = h;
+    if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
+    const { keys } = this;
+    const mask = keys.length - 1;
+    let j = this.hash(key) & mask;
+    while (typeof keys[j] === 'string') j = (j + 1) & mask;
+    if (keys[j] === undefined) this.used++;
+    keys[j] = key;
     this.holders[j] = id;
     this.live++;
   }
 
   remove(key: string, id: string): void {
-    const i = this.find(key, hashKey(key));
+    const i = this.find(key);
     if (i < 0) return;
     const cur = this.holders[i]!;
     if (typeof cur === 'string') {
       if (cur !== id) return;
-      this.hashes[i] = DELETED;
+      this.keys[i] = null;
       this.holders[i] = undefined;
       this.live--;
       return;
@@ -505,17 +497,14 @@ class KeyTable {
     if (cur.size === 1) this.holders[i] = cur.values().next().value!;
   }
 
-  /** The slot of `key` (hash `h`), or -1. */
-  private find(key: string, h: number): number {
-    const { hashes, holders } = this;
-    const mask = hashes.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const x = hashes[i]!;
-      if (x === EMPTY) return -1;
-      if (x === h) {
-        const cur = holders[i]!;
-        if (this.holds(typeof cur === 'string' ? cur : cur.values().next().value!, key)) return i;
-      }
+  /** The slot of `key`, or -1. */
+  private find(key: string): number {
+    const { keys } = this;
+    const mask = keys.length - 1;
+    for (let i = this.hash(key) & mask; ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === undefined) return -1;
+      if (k === key) return i;
     }
   }
 
@@ -523,27 +512,27 @@ class KeyTable {
   private rehash(): void {
     let size = MIN_SLOTS;
     while ((this.live + 1) * 2 > size) size *= 2;
-    const oldHashes = this.hashes;
+    const oldKeys = this.keys;
     const oldHolders = this.holders;
-    const hashes = new Int32Array(size);
-    const holders = newSlots(size);
+    const keys = newSlots<string | null>(size);
+    const holders = newSlots<Holders>(size);
     const mask = size - 1;
-    for (let i = 0; i < oldHashes.length; i++) {
-      const h = oldHashes[i]!;
-      if (h === EMPTY || h === DELETED) continue;
-      let j = h & mask;
-      while (hashes[j] !== EMPTY) j = (j + 1) & mask;
-      hashes[j] = h;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i];
+      if (typeof k !== 'string') continue;
+      let j = this.hash(k) & mask;
+      while (keys[j] !== undefined) j = (j + 1) & mask;
+      keys[j] = k;
       holders[j] = oldHolders[i];
     }
-    this.hashes = hashes;
+    this.keys = keys;
     this.holders = holders;
     this.used = this.live;
   }
 }
 
-function newSlots(n: number): Array<Holders | undefined> {
-  return new Array<Holders | undefined>(n).fill(undefined);
+function newSlots<T>(n: number): Array<T | undefined> {
+  return new Array<T | undefined>(n).fill(undefined);
 }
 
 function sortedWithout(set: ReadonlySet<string>, id: string): string[] {

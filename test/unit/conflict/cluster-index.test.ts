@@ -9,6 +9,7 @@ import {
   type Finding,
   type Overcommit,
 } from '../../../src/core/conflict/index.js';
+import { KeyTable } from '../../../src/core/conflict/cluster-index.js';
 import { DwcpError } from '../../../src/core/errors.js';
 import type { HostRecord, PowerState, VMState } from '../../../src/core/vm/state.js';
 import { NOW, ver, vmState } from './helpers.js';
@@ -403,5 +404,106 @@ describe('ClusterIndex model test', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('ClusterIndex at scale', () => {
+  it('keeps exact IP/MAC/disk holders through thousands of upserts and removals (table growth, deleted slots)', () => {
+    const idx = new ClusterIndex();
+    const model = new Map<string, VMState>();
+    let seed = 42;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    // Keys from pools small enough that many VMs share some of them, some MACs in upper case.
+    const make = (id: string): VMState => {
+      const nics = Array.from({ length: rnd(3) }, (_, i) => ({
+        name: `eth${i}`,
+        ip: `10.${rnd(4)}.${rnd(8)}.${rnd(40)}`,
+        mac: `52:54:00:0${rnd(3)}:${rnd(2) === 0 ? 'AB' : 'ab'}:${(rnd(200) + 16).toString(16)}`,
+      }));
+      const disks = Array.from({ length: rnd(3) }, () => ({ path: `/vms/d-${rnd(3000)}.qcow2`, size_gb: 1 }));
+      return vmState({ power_state: rnd(3) === 0 ? 'stopped' : 'running', network_config: { interfaces: nics }, disk_config: disks }, id);
+    };
+    const holders = (pred: (v: VMState) => boolean): string[] => [...model.values()].filter(pred).map((v) => v.id).sort();
+    const verify = (): void => {
+      expect(idx.vmCount).toBe(model.size);
+      const seen = new Set<string>();
+      for (const v of model.values()) {
+        for (const nic of v.network_config.interfaces) {
+          if (nic.ip !== undefined && !seen.has(`ip ${nic.ip}`)) {
+            seen.add(`ip ${nic.ip}`);
+            expect(idx.vmsUsing('ip', nic.ip)).toEqual(holders((o) => o.network_config.interfaces.some((x) => x.ip === nic.ip)));
+          }
+          const mac = nic.mac?.toLowerCase();
+          if (mac !== undefined && !seen.has(`mac ${mac}`)) {
+            seen.add(`mac ${mac}`);
+            expect(idx.vmsUsing('mac', mac.toUpperCase())).toEqual(holders((o) => o.network_config.interfaces.some((x) => x.mac?.toLowerCase() === mac)));
+          }
+        }
+        for (const d of v.disk_config) {
+          if (!seen.has(`disk ${d.path}`)) {
+            seen.add(`disk ${d.path}`);
+            expect(idx.vmsUsing('disk', d.path)).toEqual(holders((o) => o.disk_config.some((x) => x.path === d.path)));
+          }
+        }
+      }
+      for (const gone of ['10.9.9.9', '/vms/none.qcow2']) expect(idx.vmsUsing(gone.startsWith('/') ? 'disk' : 'ip', gone)).toEqual([]);
+    };
+    for (let step = 0; step < 6000; step++) {
+      const id = `vm-${rnd(1500)}`;
+      if (rnd(5) === 0) {
+        expect(idx.removeVm(id)).toBe(model.delete(id));
+      } else {
+        const v = rnd(4) === 0 && model.has(id) ? { ...model.get(id)!, cpu_allocation: rnd(8) } : make(id);
+        idx.upsertVm(v);
+        model.set(id, v);
+      }
+      if (step % 1500 === 1499) verify();
+    }
+    // Remove almost everything (deleted slots), then refill: the tables reuse and drop deleted slots.
+    for (const id of [...model.keys()]) if (rnd(10) !== 0) {
+      idx.removeVm(id);
+      model.delete(id);
+    }
+    verify();
+    for (let i = 0; i < 2000; i++) {
+      const v = make(`vm-new-${i}`);
+      idx.upsertVm(v);
+      model.set(v.id, v);
+    }
+    verify();
+  });
+});
+
+describe('KeyTable (the IP/MAC/disk holder table)', () => {
+  it('keeps every key apart however badly the keys hash (collisions, deleted slots, regrowth)', () => {
+    for (const hash of [(): number => 6, (k: string): number => k.length, (k: string): number => k.charCodeAt(k.length - 1) * 31]) {
+      const keysOf = new Map<string, Set<string>>();
+      const table = new KeyTable(hash);
+      const holdersOf = (key: string): string[] => [...keysOf].filter(([, ks]) => ks.has(key)).map(([id]) => id).sort();
+      const asList = (h: string | Set<string> | undefined): string[] => (h === undefined ? [] : typeof h === 'string' ? [h] : [...h].sort());
+      let seed = 7;
+      const rnd = (n: number): number => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      for (let step = 0; step < 3000; step++) {
+        const id = `vm-${rnd(60)}`;
+        const key = `k${rnd(90)}`;
+        const ks = keysOf.get(id) ?? new Set<string>();
+        keysOf.set(id, ks);
+        if (rnd(3) === 0) {
+          table.remove(key, id);
+          ks.delete(key);
+        } else if (!ks.has(key)) {
+          ks.add(key);
+          table.add(key, id);
+        }
+        if (step % 300 === 0) for (let k = 0; k < 90; k++) expect(asList(table.get(`k${k}`))).toEqual(holdersOf(`k${k}`));
+      }
+      for (let k = 0; k < 90; k++) expect(asList(table.get(`k${k}`))).toEqual(holdersOf(`k${k}`));
+    }
   });
 });

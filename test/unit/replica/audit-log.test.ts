@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
-import { AuditLog, auditKey } from '../../../src/replica/audit-log.js';
-import { decodeRecord, encodeRecord, RecordKind } from '../../../src/replica/record-codec.js';
+import { canonicalJson, sha256Hex } from '../../../src/core/codec/canonical.js';
+import { AuditLog, auditKey, GENESIS_HASH } from '../../../src/replica/audit-log.js';
+import { decodeRecord, decodeRecordText, encodeRecord, encodeRecordParts, encodeRecordText, RecordKind } from '../../../src/replica/record-codec.js';
 
 async function fill(log: AuditLog, store: MemoryStore, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -59,6 +60,39 @@ describe('AuditLog', () => {
     expect(await log.verify()).toMatchObject({ ok: false, brokenAt: 10, reason: expect.stringContaining('truncated') as unknown });
   });
 
+  it('hashes the exact text it stores: sha256(prev + "\\n" + the entry up to its hash field)', async () => {
+    await fill(log, store, 3);
+    const { ops } = log.appendJson('write', 2_000, '{"set":["a"],"added":[{"x":"ü 😀"}]}', 'vm/a');
+    await store.write(ops);
+    const text = decodeRecordText((await store.get('audit', auditKey(4)))!, RecordKind.audit, 'audit', auditKey(4));
+    const entry = JSON.parse(text) as { prev: string; hash: string; data: unknown };
+    expect(entry.data).toEqual({ set: ['a'], added: [{ x: 'ü 😀' }] });
+    expect(text.endsWith(`,"hash":"${entry.hash}"}`)).toBe(true);
+    expect(sha256Hex(`${entry.prev}\n${text.slice(0, text.lastIndexOf(',"hash":'))}`)).toBe(entry.hash);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 4, head: entry.hash });
+  });
+
+  it('verifies entries hashed the earlier way (canonical JSON of the content) and continues their chain', async () => {
+    let prev = GENESIS_HASH;
+    const ops = [];
+    for (let seq = 1; seq <= 3; seq++) {
+      const content = { seq, at: 500 + seq, kind: 'write', resourceId: 'vm/x', data: { b: seq, a: [seq, 'z'] } };
+      const hash = sha256Hex(`${prev}\n${canonicalJson(content)}`);
+      ops.push({ type: 'put' as const, sublevel: 'audit' as const, key: auditKey(seq), value: encodeRecord(RecordKind.audit, { ...content, prev, hash }) });
+      prev = hash;
+    }
+    ops.push({ type: 'put' as const, sublevel: 'meta' as const, key: 'audit-head', value: encodeRecord(RecordKind.meta, { seq: 3, hash: prev }) });
+    await store.write(ops);
+    const again = new AuditLog(store);
+    await again.load();
+    await fill(again, store, 2);
+    expect(await again.verify()).toMatchObject({ ok: true, entries: 5 });
+    // An old entry whose content was altered still fails.
+    const raw = decodeRecord((await store.get('audit', auditKey(2)))!, RecordKind.audit, 'audit', auditKey(2)) as Record<string, unknown>;
+    await store.write([{ type: 'put', sublevel: 'audit', key: auditKey(2), value: encodeRecord(RecordKind.audit, { ...raw, at: 1 }) }]);
+    expect(await again.verify()).toMatchObject({ ok: false, brokenAt: 2, reason: expect.stringContaining('hash') as unknown });
+  });
+
   it('reports an undecodable entry with its key', async () => {
     await fill(log, store, 5);
     await store.write([{ type: 'put', sublevel: 'audit', key: auditKey(2), value: new Uint8Array([0x44, 1, 3, 0, 0, 0, 0, 0x7b]) }]);
@@ -69,6 +103,16 @@ describe('AuditLog', () => {
 });
 
 describe('record codec', () => {
+  it('encodes text and text in parts to the same bytes as encodeRecord', () => {
+    const payload = { a: 'ü 😀 \u0001', b: [1, 2.5, null], c: { d: true } };
+    const whole = encodeRecord(RecordKind.audit, payload);
+    const json = JSON.stringify(payload);
+    expect(encodeRecordText(RecordKind.audit, json)).toEqual(whole);
+    const cut = json.indexOf(',"b"');
+    expect(encodeRecordParts(RecordKind.audit, [json.slice(0, 3), json.slice(3, cut), '', json.slice(cut)])).toEqual(whole);
+    expect(decodeRecordText(whole, RecordKind.audit, 'audit', 'k')).toBe(json);
+  });
+
   it('round-trips and rejects wrong kind, flipped bits and truncation with the key named', () => {
     const rec = encodeRecord(RecordKind.versionSet, { a: [1, 2, 3] });
     expect(decodeRecord(rec, RecordKind.versionSet, 'versions', 'vm/x')).toEqual({ a: [1, 2, 3] });

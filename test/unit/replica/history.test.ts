@@ -82,6 +82,28 @@ describe('Replica: version history', () => {
     expect(await run(0, true)).toEqual(whole);
   });
 
+  it('applies batches in arrival order when one of them waits for stored history', async () => {
+    const c = await createCluster({ nodes: 2, policy: mergePolicy, replica: { historyInMemory: 0 } });
+    const [n1, n2] = [c.node('n1'), c.node('n2')];
+    await n1.replica.put('doc/a', 'one\ntwo\nthree');
+    await c.settle();
+    c.net.block('n1', 'n2');
+    await n1.replica.put('doc/a', 'one\ntwo\nthree!');
+    await n2.replica.put('doc/a', 'one!\ntwo\nthree');
+    const fresh = await n2.replica.put('doc/b', 'new');
+    const order: string[] = [];
+    n1.replica.on('conflict', (e) => order.push(`conflict ${e.record.resourceId}`));
+    n1.replica.on('applied', (e) => order.push(`applied ${e.version.resourceId}`));
+    // The first batch needs doc/a's ancestor from the store; the second needs nothing and must wait.
+    const first = n1.replica.applyRemote('n2', n2.replica.versionsOf('doc/a'));
+    const second = n1.replica.applyRemote('n2', [fresh]);
+    expect(order).toEqual([]);
+    await Promise.all([first, second]);
+    expect(order).toEqual(['conflict doc/a', 'applied doc/b']);
+    expect(n1.replica.versionsOf('doc/a')[0]!.data).toBe('one!\ntwo\nthree!');
+    expect(await n1.replica.audit.verify()).toMatchObject({ ok: true });
+  });
+
   it('keeps the whole history of a resource with a pending conflict in memory, also after a restart', async () => {
     const c = await createCluster({ nodes: 2, policy: manualPolicy, replica: { historyInMemory: 1 } });
     const [n1, n2] = [c.node('n1'), c.node('n2')];
