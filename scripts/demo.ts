@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findFreeBasePort } from './demo-ports.js';
+import type { ConflictView, StatusView, VersionView, VmView } from '../src/api/views.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -42,36 +43,6 @@ interface ClusterNodePlan {
 }
 type PrepareCluster = (root: string, n: number, basePort: number, policy: string) => Promise<ClusterNodePlan[]>;
 
-interface VersionView {
-  id: string;
-  clock: Record<string, number>;
-  origin: string;
-}
-interface VmView {
-  id: string;
-  state: Record<string, unknown> | null;
-  version: VersionView;
-  siblings: Array<{ state: Record<string, unknown> | null; version: VersionView }>;
-  conflictId: string | null;
-}
-interface ConflictView {
-  id: string;
-  resourceId: string;
-  type: string;
-  severity: string;
-  complexity: number;
-  strategy: string;
-  status: string;
-  detectedAt: string;
-  resolvedAt: string | null;
-  explanation?: string;
-}
-interface StatusView {
-  nodeId: string;
-  peers: Array<{ nodeId: string; state: string }>;
-  quorum: { have: number; need: number; ok: boolean };
-  health: { overall: string; score: number };
-}
 
 class DemoError extends Error {
   override readonly name = 'DemoError';

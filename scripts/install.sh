@@ -60,10 +60,9 @@ usage: scripts/install.sh [options]
 EOF
 }
 
-die() { echo "install.sh: $*" >&2; exit 1; }
-usage_error() { echo "install.sh: $*" >&2; echo >&2; usage >&2; exit 2; }
-say() { echo "==> $*"; }
-note() { echo "    $*"; }
+SCRIPT_NAME=install.sh
+# shellcheck source=scripts/install-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-lib.sh"
 
 while [ $# -gt 0 ]; do
   opt=$1
@@ -96,19 +95,7 @@ while [ $# -gt 0 ]; do
 done
 
 # ------------------------------------------------------------------------------------- checks
-case $PREFIX in /?*) ;; *) usage_error "--prefix must be an absolute path other than /, got '$PREFIX'" ;; esac
-case $BINDIR in /?*) ;; *) usage_error "--bindir must be an absolute path, got '$BINDIR'" ;; esac
-PREFIX=${PREFIX%/}
-BINDIR=${BINDIR%/}
-if [ -n "$ROOT" ]; then
-  case $ROOT in /*) ;; *) ROOT=$(pwd)/$ROOT ;; esac
-  ROOT=${ROOT%/}
-  [ -n "$ROOT" ] || usage_error "--root / is the real system: leave --root out"
-  mkdir -p "$ROOT"
-elif [ "$(id -u)" -ne 0 ]; then
-  die "run as root (sudo), or use --root DIR to install into a scratch root"
-fi
-R=$ROOT # every target path is "$R/..."
+check_paths create
 
 [ -n "$NODE_ID" ] || NODE_ID=$(hostname -s 2>/dev/null || hostname)
 [[ $NODE_ID =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || usage_error "--node-id '$NODE_ID' is not a node id: 1-64 characters of [A-Za-z0-9._-]"

@@ -26,10 +26,9 @@ usage: scripts/uninstall.sh [--prefix DIR] [--bindir DIR] [--root DIR] [--purge]
   --purge        also remove /etc/dwcp, /var/lib/dwcp (identity, store, cluster key) and the dwcp user
 EOF
 }
-die() { echo "uninstall.sh: $*" >&2; exit 1; }
-usage_error() { echo "uninstall.sh: $*" >&2; echo >&2; usage >&2; exit 2; }
-say() { echo "==> $*"; }
-note() { echo "    $*"; }
+SCRIPT_NAME=uninstall.sh
+# shellcheck source=scripts/install-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-lib.sh"
 
 while [ $# -gt 0 ]; do
   opt=$1
@@ -53,19 +52,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-case $PREFIX in /?*) ;; *) usage_error "--prefix must be an absolute path other than /, got '$PREFIX'" ;; esac
-case $BINDIR in /?*) ;; *) usage_error "--bindir must be an absolute path, got '$BINDIR'" ;; esac
-PREFIX=${PREFIX%/}
-BINDIR=${BINDIR%/}
-if [ -n "$ROOT" ]; then
-  case $ROOT in /*) ;; *) ROOT=$(pwd)/$ROOT ;; esac
-  ROOT=${ROOT%/}
-  [ -n "$ROOT" ] || usage_error "--root / is the real system: leave --root out"
-  [ -d "$ROOT" ] || usage_error "--root $ROOT is not a directory"
-elif [ "$(id -u)" -ne 0 ]; then
-  die "run as root (sudo), or use --root DIR for a scratch root"
-fi
-R=$ROOT
+check_paths exist
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 
 say "systemd unit $UNIT_NAME"

@@ -15,6 +15,7 @@ import { NoopHypervisor } from '../adapters/hypervisor/fake-hypervisor.js';
 import { ApiServer } from '../api/server.js';
 import { HttpError } from '../api/http-errors.js';
 import type { ApiBackend } from '../api/backend.js';
+import type { StatusView } from '../api/views.js';
 import { renderDashboardPage } from '../api/dashboard-page.js';
 import { PolicyManager } from '../core/policy/manager.js';
 import type { Policy } from '../core/policy/types.js';
@@ -352,7 +353,7 @@ export class Agent {
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusView {
     const quorum = this.fd.quorum();
     const { health } = this.health();
     const bindings = new Map(this.transport.bindings().map((b) => [b.nodeId, b.peerId]));

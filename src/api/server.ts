@@ -12,6 +12,7 @@ import { formatDecision } from '../core/policy/decision-record.js';
 import type { ConflictRecord, ReadResult } from '../replica/replica.js';
 import { errorResponse, HttpError } from './http-errors.js';
 import type { ApiBackend } from './backend.js';
+import type { ConflictView, VersionView, VmView } from './views.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -292,23 +293,23 @@ function resourceId(rid: string): string {
   return rid;
 }
 
-export function versionView(v: Version): { id: string; clock: Record<string, number>; hlc: { wall: number; logical: number }; origin: string; deleted?: boolean } {
+export function versionView(v: Version): VersionView {
   return { id: v.id, clock: v.clock.toJSON(), hlc: v.hlc, origin: v.origin, ...(v.deleted ? { deleted: true } : {}) };
 }
 
-export function vmView(r: ReadResult): Record<string, unknown> {
+export function vmView(r: ReadResult): VmView {
   const main = r.versions[r.versions.length - 1]!;
   return {
     id: r.resourceId.slice('vm/'.length),
-    state: main.deleted ? null : main.data,
+    state: main.deleted ? null : (main.data as Record<string, unknown>),
     deleted: main.deleted,
     version: versionView(main),
-    siblings: r.versions.slice(0, -1).map((s) => ({ state: s.deleted ? null : s.data, version: versionView(s) })),
+    siblings: r.versions.slice(0, -1).map((s) => ({ state: s.deleted ? null : (s.data as Record<string, unknown>), version: versionView(s) })),
     conflictId: r.conflict?.status === 'pending' ? r.conflict.id : null,
   };
 }
 
-export function conflictView(c: ConflictRecord, full: boolean): Record<string, unknown> {
+export function conflictView(c: ConflictRecord, full: boolean): ConflictView {
   const base = {
     id: c.id,
     resourceId: c.resourceId,

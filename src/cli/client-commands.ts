@@ -5,29 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { parse, str, UsageError, type Io } from './args.js';
 import { ApiClient } from './client.js';
+import type { ConflictView, StatusView, VmView } from '../api/views.js';
 
-interface VmView {
-  id: string;
-  state: Record<string, unknown> | null;
-  deleted?: boolean;
-  version: { id: string; clock: Record<string, number>; origin: string };
-  siblings: Array<{ state: unknown; version: { id: string; origin: string } }>;
-  conflictId: string | null;
-}
 
-interface ConflictView {
-  id: string;
-  resourceId: string;
-  type: string;
-  severity: string;
-  complexity: number;
-  strategy: string;
-  status: string;
-  detectedAt: string;
-  resolvedAt: string | null;
-  explanation?: string;
-  candidates?: Array<{ id: string; origin: string; data: unknown }>;
-}
 
 const print = (io: Io, json: boolean, data: unknown, human: () => string): void => io.out(json ? JSON.stringify(data, null, 2) : human());
 const clockText = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k}:${v}`).join(',');
@@ -35,9 +15,9 @@ const clockText = (c: Record<string, number>): string => Object.entries(c).map((
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {});
   const client = ApiClient.from(values, io.env);
-  const { data } = await client.request<Record<string, unknown>>('GET', '/v1/status');
+  const { data } = await client.request<StatusView>('GET', '/v1/status');
   print(io, values.json === true, data, () => {
-    const s = data as { nodeId: string; peerId: string; quorum: { have: number; need: number; ok: boolean }; health: { overall: string; score: number }; peers: Array<{ nodeId: string; state: string }>; metrics: Record<string, number>; policy: string; readOnly: string | null };
+    const s = data;
     return [
       `node ${s.nodeId} (${s.peerId})`,
       `health ${s.health.score}/100 ${s.health.overall}${s.readOnly ? ` — READ-ONLY: ${s.readOnly}` : ''}`,

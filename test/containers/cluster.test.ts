@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConflictView, StatusView, VmView } from '../../src/api/views.js';
 
 // Ryuk (testcontainers' reaper) is an image that cannot be pulled here; afterAll cleans up instead.
 // testcontainers reads this when the first container starts, so setting it here is in time.
@@ -76,27 +77,6 @@ describe('docker engine', () => {
 interface Reply<T> {
   status: number;
   body: T;
-}
-interface VersionView {
-  id: string;
-}
-interface VmView {
-  id: string;
-  state: Record<string, unknown> | null;
-  version: VersionView;
-  siblings: Array<{ state: Record<string, unknown> | null; version: VersionView }>;
-}
-interface StatusView {
-  nodeId: string;
-  peers: Array<{ nodeId: string; state: string }>;
-  quorum: { ok: boolean };
-}
-interface ConflictView {
-  id: string;
-  resourceId: string;
-  type: string;
-  status: string;
-  strategy: string;
 }
 
 /** One agent: its container, its host-side API URL, and whether it is cut off from the network. */
