@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import { HlcClock, type Hlc } from '../core/clock/hlc.js';
 import { VectorClock } from '../core/clock/vector-clock.js';
 import { ClusterIndex } from '../core/conflict/cluster-index.js';
-import { findingsToConflict } from '../core/conflict/cluster-index.js';
+import { findingsToConflict, type Contention } from '../core/conflict/cluster-index.js';
 import { ConflictDetector } from '../core/conflict/detector.js';
 import type { Conflict, ConflictType, Severity } from '../core/conflict/types.js';
 import { createVersion, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
@@ -72,6 +72,8 @@ export interface ReplicaEvents extends Record<string, unknown> {
   'split-brain': { resourceId: string; hosts: readonly string[]; conflictId: string };
   degraded: { reason: string };
   rejected: { from: string; reason: string };
+  /** A VM shares an IP, MAC or disk with another VM (checked for every new VM version; `id` is the same on every node). */
+  contention: Contention;
 }
 
 export interface ReplicaOptions {
@@ -808,6 +810,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
     if (added > 0) this.trimHistory(resourceId, rs, ops);
     const indexed = this.reindex(resourceId, next, parsedVm);
+    // Contention with OTHER VMs, for every new VM version (issue 3; not only merged conflict results).
+    if (indexed) for (const c of this.index.contentionOf(next[next.length - 1]!.data as VMState)) this.emit('contention', c);
     ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs, nextJson, indexed)) });
     this.digest.set(resourceId, next.length > 0 ? flatString(setHash(resourceId, next)) : undefined);
   }

@@ -20,7 +20,15 @@
  * Until a host has announced its record (`host/<node id>`), VMs active on it are reported as
  * `semantic`, and count toward the cluster's usage but not its capacity: load host records first.
  * While no host record at all is known, the capacity and placement checks are skipped (there is
- * nothing to check against) and only contention is reported.
+ * nothing to check against) and only contention is reported. A capacity of 0 in a record (the
+ * default) means "not declared": that host's CPU (or memory) is not checked, and the cluster check of
+ * that dimension counts only the hosts that declared it (their capacity and the usage on them, plus
+ * the usage on hosts with no record).
+ *
+ * {@link ClusterIndex.check} judges one candidate (a merged result) from its side. For any incoming
+ * VM version, {@link ClusterIndex.contentionOf} reports the IPs, MACs and disks it shares with other
+ * VMs in a form that does not depend on which VM arrived last, so that every node flags the same pair
+ * the same way.
  */
 import { ResourceMismatchError } from '../errors.js';
 import type { HostRecord, PowerState, VMState } from '../vm/state.js';
@@ -87,6 +95,9 @@ export class ClusterIndex {
   private activeCount = 0;
   private capCpu = 0;
   private capMem = 0;
+  /** Hosts whose record declares no CPU (capacity.cpu 0), resp. no memory: their usage is not judged. */
+  private readonly noCpu = new Set<string>();
+  private readonly noMem = new Set<string>();
   private over: Overcommit = DEFAULT_OVERCOMMIT;
 
   constructor(init: ClusterIndexInit = {}) {
@@ -174,6 +185,10 @@ export class ClusterIndex {
     this.hosts.set(host.id, host);
     this.capCpu += host.capacity.cpu;
     this.capMem += host.capacity.memory_mb;
+    if (host.capacity.cpu === 0) this.noCpu.add(host.id);
+    else this.noCpu.delete(host.id);
+    if (host.capacity.memory_mb === 0) this.noMem.add(host.id);
+    else this.noMem.delete(host.id);
   }
 
   removeHost(id: string): boolean {
@@ -182,6 +197,8 @@ export class ClusterIndex {
     this.capCpu -= old.capacity.cpu;
     this.capMem -= old.capacity.memory_mb;
     this.hosts.delete(id);
+    this.noCpu.delete(id);
+    this.noMem.delete(id);
     return true;
   }
 
@@ -245,8 +262,9 @@ export class ClusterIndex {
       const othersMem = (usage?.mem ?? 0) - (sameHostOld?.memory_mb ?? 0);
       const cpuLimit = rec.capacity.cpu * this.over.cpu;
       const memLimit = rec.capacity.memory_mb * this.over.memory;
-      const overCpu = othersCpu + cpu > cpuLimit;
-      const overMem = othersMem + mem > memLimit;
+      // A capacity of 0 is the record's default: "not declared", not "holds nothing".
+      const overCpu = rec.capacity.cpu > 0 && othersCpu + cpu > cpuLimit;
+      const overMem = rec.capacity.memory_mb > 0 && othersMem + mem > memLimit;
       if (overCpu || overMem) {
         const others = usage ? this.activeOn(host, id) : [];
         if (overCpu) {
@@ -275,29 +293,45 @@ export class ClusterIndex {
     // replica that knows no host records (a fresh node, a test without hosts) checks contention only.
     if (this.hosts.size === 0) return out;
     const activeOld = old !== undefined && isActive(old.power_state) ? old : undefined;
-    const totalCpu = this.usedCpu - (activeOld?.cpu_allocation ?? 0) + cpu;
-    const totalMem = this.usedMem - (activeOld?.memory_mb ?? 0) + mem;
-    const clusterCpuLimit = this.capCpu * this.over.cpu;
-    const clusterMemLimit = this.capMem * this.over.memory;
-    if (totalCpu > clusterCpuLimit) {
-      out.push({
-        type: 'invariant_violation',
-        severity: 'critical',
-        field: 'cpu_allocation',
-        subject: 'cluster',
-        detail: `the cluster would have ${totalCpu} active vCPUs, over its limit ${clusterCpuLimit} (capacity ${this.capCpu} of ${this.hosts.size} hosts × overcommit ${this.over.cpu})`,
-        otherVmIds: [],
-      });
+    // Per dimension, only hosts that declared it: their capacity against the usage on them (and on
+    // hosts with no record at all, which count as usage only).
+    const cpuHosts = this.hosts.size - this.noCpu.size;
+    if (cpuHosts > 0) {
+      const totalCpu =
+        this.usedCpu -
+        this.usageOn(this.noCpu, 'cpu') -
+        (activeOld && !this.noCpu.has(activeOld.host) ? activeOld.cpu_allocation : 0) +
+        (this.noCpu.has(host) ? 0 : cpu);
+      const clusterCpuLimit = this.capCpu * this.over.cpu;
+      if (totalCpu > clusterCpuLimit) {
+        out.push({
+          type: 'invariant_violation',
+          severity: 'critical',
+          field: 'cpu_allocation',
+          subject: 'cluster',
+          detail: `the cluster would have ${totalCpu} active vCPUs, over its limit ${clusterCpuLimit} (capacity ${this.capCpu} of ${cpuHosts} hosts × overcommit ${this.over.cpu})`,
+          otherVmIds: [],
+        });
+      }
     }
-    if (totalMem > clusterMemLimit) {
-      out.push({
-        type: 'invariant_violation',
-        severity: 'critical',
-        field: 'memory_mb',
-        subject: 'cluster',
-        detail: `the cluster would have ${totalMem} MiB of active memory, over its limit ${clusterMemLimit} (capacity ${this.capMem} of ${this.hosts.size} hosts × overcommit ${this.over.memory})`,
-        otherVmIds: [],
-      });
+    const memHosts = this.hosts.size - this.noMem.size;
+    if (memHosts > 0) {
+      const totalMem =
+        this.usedMem -
+        this.usageOn(this.noMem, 'mem') -
+        (activeOld && !this.noMem.has(activeOld.host) ? activeOld.memory_mb : 0) +
+        (this.noMem.has(host) ? 0 : mem);
+      const clusterMemLimit = this.capMem * this.over.memory;
+      if (totalMem > clusterMemLimit) {
+        out.push({
+          type: 'invariant_violation',
+          severity: 'critical',
+          field: 'memory_mb',
+          subject: 'cluster',
+          detail: `the cluster would have ${totalMem} MiB of active memory, over its limit ${clusterMemLimit} (capacity ${this.capMem} of ${memHosts} hosts × overcommit ${this.over.memory})`,
+          otherVmIds: [],
+        });
+      }
     }
     if (!rec) {
       out.push({
@@ -310,6 +344,74 @@ export class ClusterIndex {
       });
     }
     return out;
+  }
+
+  /**
+   * The IPs, MACs and disk paths `vm` shares with OTHER indexed VMs, for any incoming or local version
+   * of a VM (not only a merged conflict result): two VMs given the same IP on the two sides of a
+   * partition are both fast-forwards, and only this check sees them meet. `vm` replaces the indexed
+   * state with its id (checking before or after {@link upsertVm} gives the same answer).
+   *
+   * Each {@link Contention} depends only on the key and the states of the VMs holding it, not on which
+   * of them is `vm`: a node that received vm-2 while holding vm-1 and a node that received vm-1 while
+   * holding vm-2 report the same contention (same id, same VM, same finding) once they hold the same
+   * states. Sorted by kind (ip, mac, disk), then key. O(#interfaces + #disks) lookups when nothing is
+   * shared.
+   */
+  contentionOf(vm: VMState): Contention[] {
+    let out: Contention[] | undefined;
+    let seen: Set<string> | undefined;
+    const one = (kind: ContendedKey, table: KeyTable, key: string): void => {
+      const holders = table.get(key);
+      if (holders === undefined || holders === vm.id) return;
+      if (typeof holders !== 'string' && holders.size === 1 && holders.has(vm.id)) return;
+      const tag = `${kind}:${key}`;
+      if (seen?.has(tag)) return;
+      (seen ??= new Set()).add(tag);
+      const ids = new Set(typeof holders === 'string' ? [holders] : holders);
+      ids.add(vm.id);
+      const vmIds = [...ids].sort();
+      const stateOf = (id: string): VMState | undefined => (id === vm.id ? vm : this.vms.get(id));
+      let active = 0;
+      for (const id of vmIds) {
+        const st = stateOf(id);
+        if (st !== undefined && isActive(st.power_state)) active++;
+      }
+      const severity = active >= 2 ? 'high' : 'medium';
+      const owner = vmIds[vmIds.length - 1]!;
+      const what = kind === 'ip' ? 'IP' : kind === 'mac' ? 'MAC' : 'disk';
+      const detail = `${what} ${key} is assigned to ${vmIds.length} VMs: ${listed(vmIds)}${active >= 2 ? ` (${active} active)` : ''}`;
+      (out ??= []).push({
+        kind,
+        key,
+        vmIds,
+        severity,
+        vmId: owner,
+        id: conflictId(`vm/${owner}`, vmIds, `contention:${kind}:${key}`),
+        finding: {
+          type: 'resource_contention',
+          severity,
+          field: fieldHolding(stateOf(owner), kind, key),
+          subject: key,
+          detail,
+          otherVmIds: vmIds.filter((x) => x !== owner),
+        },
+      });
+    };
+    const nics = vm.network_config?.interfaces ?? NONE;
+    for (const nic of nics) if (typeof nic.ip === 'string') one('ip', this.byIp, nic.ip);
+    for (const nic of nics) if (typeof nic.mac === 'string') one('mac', this.byMac, lowerMac(nic.mac));
+    for (const d of vm.disk_config ?? NONE) if (typeof d.path === 'string') one('disk', this.byDisk, d.path);
+    if (out === undefined) return [];
+    const rank = { ip: 0, mac: 1, disk: 2 } as const;
+    return out.sort((a, b) => rank[a.kind] - rank[b.kind] || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Active usage on the given hosts (the hosts without a declared capacity: usually none). */
+  private usageOn(hosts: ReadonlySet<string>, what: 'cpu' | 'mem'): number {
+    let sum = 0;
+    for (const h of hosts) sum += this.perHost.get(h)?.[what] ?? 0;
+    return sum;
   }
 
   private contention(
@@ -400,6 +502,44 @@ export class ClusterIndex {
 }
 
 const NONE: readonly never[] = [];
+
+/**
+ * One IP, MAC or disk path held by two or more VMs (see {@link ClusterIndex.contentionOf}), the same on
+ * every node that holds the same VM states.
+ */
+export interface Contention {
+  readonly kind: ContendedKey;
+  /** The IP, the MAC in lower case, or the disk path. */
+  readonly key: string;
+  /** Every VM holding it, sorted (at least two). */
+  readonly vmIds: readonly string[];
+  /** `high` when two or more of them are active (running/paused), else `medium`. */
+  readonly severity: 'high' | 'medium';
+  /**
+   * The VM it is reported on: the greatest id in `vmIds`, a choice every node makes alike (neither VM
+   * came "first": the two sides of a partition assigned the key concurrently).
+   */
+  readonly vmId: string;
+  /** `conflictId('vm/' + vmId, vmIds, 'contention:<kind>:<key>')`: the same on every node. */
+  readonly id: string;
+  /** As a finding of `vmId`'s state (its own field path), for {@link findingsToConflict} on `vm/<vmId>`. */
+  readonly finding: Finding;
+}
+
+/** `a, b, c`, or the first {@link MAX_LISTED} and how many more. */
+function listed(ids: readonly string[]): string {
+  return ids.length <= MAX_LISTED ? ids.join(', ') : `${ids.slice(0, MAX_LISTED).join(', ')} and ${ids.length - MAX_LISTED} more`;
+}
+
+/** The path of the first field of `vm` holding `key` (parseVmState notation). */
+function fieldHolding(vm: VMState | undefined, kind: ContendedKey, key: string): string {
+  if (kind === 'disk') {
+    const i = (vm?.disk_config ?? NONE).findIndex((d) => d.path === key);
+    return `disk_config[${Math.max(i, 0)}].path`;
+  }
+  const i = (vm?.network_config?.interfaces ?? NONE).findIndex((n) => (kind === 'ip' ? n.ip === key : typeof n.mac === 'string' && lowerMac(n.mac) === key));
+  return `network_config.interfaces[${Math.max(i, 0)}].${kind}`;
+}
 
 /** A MAC in lower case; the string itself when it already is (the usual case), so it is not copied. */
 function lowerMac(mac: string): string {

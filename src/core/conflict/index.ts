@@ -24,6 +24,7 @@ export {
   isActive,
   type ClusterIndexInit,
   type ContendedKey,
+  type Contention,
   type Overcommit,
   type Usage,
 } from './cluster-index.js';

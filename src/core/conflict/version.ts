@@ -19,7 +19,10 @@ export interface Version<T = unknown> {
   readonly clock: VectorClock;
   readonly hlc: Hlc;
   readonly origin: string;
-  /** The content; `null` for a tombstone. */
+  /**
+   * The content. A tombstone's is `null`, or what the resource's merge rule keeps of the updates the
+   * delete won over (VM field rules: `{overridden: ...}`), covered by the digest like any content.
+   */
   readonly data: T;
   /** A tombstone: the resource was deleted by this version. */
   readonly deleted: boolean;
@@ -59,7 +62,7 @@ export function assertResourceId(resourceId: unknown, where = 'resource id'): as
 /**
  * Digests of live data objects already hashed. Replicated data is never mutated once a version holds
  * it (every change makes a new object), so a resolution that keeps a winner's data reuses its digest
- * instead of re-encoding and re-hashing it. Tombstones have no data and are not cached.
+ * instead of re-encoding and re-hashing it. Tombstones are not cached.
  */
 const digestCache = new WeakMap<object, string>();
 
@@ -109,7 +112,7 @@ export function createVersion<T>(init: VersionInit<T>): Version<T> {
   assertNodeId(init.origin, 'origin node id');
   assertHlc(init.hlc);
   const deleted = init.deleted ?? false;
-  const data = (deleted ? null : init.data) as T;
+  const data = (deleted ? (init.data ?? null) : init.data) as T;
   const digest = contentDigest(data, deleted);
   return Object.freeze({
     id: versionId(init.resourceId, init.clock, init.hlc, init.origin, digest),
@@ -166,13 +169,9 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     if (o.data === undefined) {
       throw new InvalidVersionError(`${where}.data is missing (a tombstone has data: null)`, { where });
     }
-    // createVersion drops a tombstone's data; refuse it rather than accept bytes the digest does not cover.
-    if (o.deleted === true && o.data !== null) {
-      throw new InvalidVersionError(`${where}.data must be null in a tombstone`, { where });
-    }
     // Check digest and id BEFORE the clock's node ids are interned: a forged version must not be able
     // to fill the process-wide node-id table (a denial of service for every later version).
-    const digest = contentDigest(o.deleted === true ? null : o.data, o.deleted === true);
+    const digest = contentDigest(o.data, o.deleted === true);
     if (o.digest !== digest) {
       throw new InvalidVersionError(`${where}.digest does not match its content`, { where, claimed: o.digest });
     }

@@ -61,7 +61,7 @@ export const vmConfigRule: SemanticRule = defineVersionRule(vmConfigValues, (ver
   const anc = ctx.ancestor;
   if (anc && versions[0]) assertSameResource(versions[0].resourceId, anc, 'vm_config', 'ancestor');
   const r = mergeVmStates(versions, anc, ctx);
-  return { data: r.state, deleted: r.deleted, hlc: r.hlc, origin: r.origin, fieldDecisions: r.fieldDecisions, notes: r.notes };
+  return { data: r.data, deleted: r.deleted, hlc: r.hlc, origin: r.origin, fieldDecisions: r.fieldDecisions, notes: r.notes };
 });
 
 const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;

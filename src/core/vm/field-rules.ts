@@ -21,21 +21,42 @@
  * ancestor); `semantic_merge` means the default rule; other strategies cannot decide one field, and a
  * note says the default rule was used. Why tie-breaks look at values, not node ids: field-merge.ts.
  *
- * Tombstones (ARCHITECTURE.md): the live versions are merged first; if the merged update leaves the VM
- * `running`, the update wins over the delete(s); otherwise the delete wins and the result is a
- * tombstone. When the update wins, the result's hlc is the newest *live* version's hlc (the content is
- * the updates', and LWW fields must stay ordered by the hlc of the writes they came from — this keeps
- * "running updates + a delete" associative); the clock still joins the tombstones' clocks. When the
- * delete wins, the tombstone carries the newest hlc of all inputs. The result's origin is the newest
- * input's (hlc, then node id), or the highest-priority node's when a field uses `highest_priority` —
- * over the live versions when the update wins, over all inputs otherwise. Known limit,
- * inherent in the rule: a delete that beat a stopped update forgets that update, so with a stopped
- * update, a running update and a delete, the pairwise merge order can matter (the result is still
- * commutative and the same for every order of the full set).
+ * Delete vs update (ARCHITECTURE.md: "by default the update wins if it leaves the VM running, otherwise
+ * the delete wins; the policy may say otherwise"). The rule must be a join (commutative, associative,
+ * idempotent), so that merging versions pairwise in any order gives the same bytes as merging them all
+ * at once. Two things make it one:
+ *
+ * 1. Existence is decided like the `power_state` field, with "deleted" as one more value, by the rule
+ *    that decides `power_state`:
+ *    - default (`power_state_priority`): running > deleted > paused > stopped > crashed. The VM is
+ *      deleted when a delete is among the inputs and no update is running. Running is the top of the
+ *      order, so a result that kept the VM running stays running whatever it meets later.
+ *    - `power_state: highest_priority`: the version from the highest-priority node (priority, then
+ *      node id) decides; a delete and an update from that same node: the delete.
+ *    - `power_state: last_write_wins`: the newest version (hlc) decides; an exact hlc tie: the delete.
+ *    In each case the result carries the winner's ordering key (hlc and origin below), so merging it
+ *    again decides the same way.
+ * 2. A delete that won does not forget the updates it won over: the tombstone's data is
+ *    `{overridden: {state, hlc, origin}}` — the merged state of those updates, with the hlc and origin a
+ *    live merge of them would carry (`null` when it won over no update). A later update that beats the
+ *    tombstone (a running one, by default) is merged with that state as if every version had met at
+ *    once. Without it, "stopped update + delete" then "+ running update" would drop the stopped
+ *    update's fields that "(stopped + running) + delete" keeps.
+ *
+ * Every live version and every tombstone's overridden state are merged by the field rules (the live
+ * merge). When the update wins, the result is the live merge with the newest live hlc (LWW fields stay
+ * ordered by the hlc of the writes they came from) and the live origin; the clock still joins the
+ * tombstones' clocks. When the delete wins, the result is a tombstone with the newest hlc of all inputs
+ * and their origin. Origins are the newest input's (hlc, then node id), or the highest-priority node's
+ * when a field uses `highest_priority`.
  */
-import type { Hlc } from '../clock/hlc.js';
+import { assertHlc, compareHlc, type Hlc } from '../clock/hlc.js';
+import { assertNodeId } from '../clock/node-ids.js';
+import { DwcpError } from '../errors.js';
 import {
   compareEntries,
+  compareNodes,
+  isPlainObject,
   maxHlc,
   newestEntry,
   plural,
@@ -90,6 +111,9 @@ export const MIGRATION_STATUS_PRIORITY: Readonly<Record<MigrationStatus, number>
 });
 
 /** The default rule of each known field (any other field: `last_write_wins`). */
+/** Power states by their priority (index = {@link POWER_STATE_PRIORITY}). */
+const POWER_STATES_BY_PRIORITY: readonly PowerState[] = ['crashed', 'stopped', 'paused', 'running'];
+
 export const VM_FIELD_RULES: Readonly<Record<string, string>> = Object.freeze({
   id: 'identity',
   power_state: 'power_state_priority',
@@ -109,6 +133,8 @@ export type VmMergeContext = FieldContext;
 export interface VmMergeResult {
   /** The merged state; `null` when the delete won. */
   readonly state: VMState | null;
+  /** The result version's data: the state, or the tombstone's data ({@link TombstoneData} or null). */
+  readonly data: VMState | TombstoneData | null;
   readonly deleted: boolean;
   /** The hlc the result version carries (see the module comment on tombstones). */
   readonly hlc: Hlc;
@@ -134,19 +160,31 @@ export function mergeVmStates(
   }
   const sorted = versionOrder(versions);
   let tombstones: MergeEntry[] | undefined;
-  const live: LiveEntry[] = [];
+  let overridden: LiveEntry[] | undefined;
+  const updates: LiveEntry[] = [];
   for (const e of sorted) {
-    if (e.deleted) (tombstones ??= []).push(e);
-    else live.push({ id: e.id, hlc: e.hlc, origin: e.origin, data: parseVmState(e.data, `version ${e.id}`), deleted: false });
+    if (e.deleted) {
+      (tombstones ??= []).push(e);
+      const o = overriddenOf(e);
+      if (o !== undefined) (overridden ??= []).push(o);
+    } else {
+      updates.push({ id: e.id, hlc: e.hlc, origin: e.origin, data: parseVmState(e.data, `version ${e.id}`), deleted: false });
+    }
   }
+  // The live merge's inputs: the updates and the states tombstones overrode, in version order.
+  const live = overridden === undefined ? updates : [...updates, ...overridden].sort(compareEntries);
+  const verdict = tombstones === undefined ? undefined : deleteVsUpdate(updates, tombstones, ctx);
   if (live.length === 0) {
-    const newestAll = newestEntry(sorted);
+    // Only plain tombstones: the deciding ones give the hlc and origin (all of them by default).
+    const deciding = verdict!.deciding!;
+    const newest = newestEntry(deciding);
     return {
       state: null,
+      data: null,
       deleted: true,
-      hlc: newestAll.hlc,
-      origin: mergedOrigin(sorted, ctx),
-      fieldDecisions: [{ field: '*', rule: 'tombstone', winner: newestAll.id, detail: 'every version is a tombstone' }],
+      hlc: newest.hlc,
+      origin: mergedOrigin(deciding, ctx),
+      fieldDecisions: [{ field: '*', rule: 'tombstone', winner: newest.id, detail: 'every version is a tombstone' }],
       notes: [`vm field rules: all ${plural(sorted.length, 'version')} are tombstones`],
     };
   }
@@ -164,12 +202,14 @@ export function mergeVmStates(
   const merged = mergeLive(live, ancestorData, ctx);
   const hlc = maxHlc(live);
   const origin = mergedOrigin(live, ctx);
-  if (tombstones === undefined) return { state: merged.state, fieldDecisions: merged.fieldDecisions, notes: merged.notes, deleted: false, hlc, origin };
+  if (tombstones === undefined) return { state: merged.state, data: merged.state, fieldDecisions: merged.fieldDecisions, notes: merged.notes, deleted: false, hlc, origin };
 
   const tombs = tombstones.map((t) => t.id).join(', ');
-  if (merged.state.power_state === 'running') {
+  const kept = overridden === undefined ? '' : `, with the state of the ${plural(overridden.length, 'update')} earlier deletes overrode`;
+  if (!verdict!.deleted) {
     return {
       state: merged.state,
+      data: merged.state,
       deleted: false,
       hlc,
       origin,
@@ -178,33 +218,125 @@ export function mergeVmStates(
           field: '*',
           rule: 'delete_vs_update',
           winner: live.length === 1 ? live[0]!.id : 'merged',
-          detail: `the update leaves the VM running, so it wins over the delete (${tombs})`,
+          detail: `${verdict!.why}, so it wins over the delete (${tombs})${kept}`,
         },
         ...merged.fieldDecisions,
       ],
       notes: [
         ...merged.notes,
-        `delete vs update: the merged update is running; it wins over ${plural(tombstones.length, 'tombstone')} (${tombs})`,
+        `delete vs update: ${verdict!.note}; it wins over ${plural(tombstones.length, 'tombstone')} (${tombs})${kept}`,
       ],
     };
   }
+  // The hlc and origin: of the live merge and the deciding tombstones (module comment, point 1).
+  const deciding = [...live, ...verdict!.deciding!];
+  const tombstone: TombstoneData = { overridden: { state: merged.state, hlc, origin } };
   return {
     state: null,
+    data: tombstone,
     deleted: true,
-    hlc: newestEntry(sorted).hlc,
-    origin: mergedOrigin(sorted, ctx),
+    hlc: maxHlc(deciding),
+    origin: mergedOrigin(deciding, ctx),
     fieldDecisions: [
       {
         field: '*',
         rule: 'delete_vs_update',
-        winner: newestEntry(tombstones).id,
-        detail: `the merged update is ${merged.state.power_state}, not running, so the delete (${tombs}) wins`,
+        winner: verdict!.winner ?? newestEntry(tombstones).id,
+        detail: `${verdict!.why}, so the delete (${tombs}) wins; the tombstone keeps the merged update`,
       },
     ],
     notes: [
       ...merged.notes,
-      `delete vs update: the merged update of ${plural(live.length, 'version')} would be ${merged.state.power_state}; the delete wins`,
+      `delete vs update: ${verdict!.note}; the delete wins (the merged update of ${plural(live.length, 'version')} is kept in the tombstone)`,
     ],
+  };
+}
+
+/** The data of a tombstone that won over updates (see the module comment). */
+export interface TombstoneData {
+  readonly overridden: { readonly state: VMState; readonly hlc: Hlc; readonly origin: string };
+}
+
+/**
+ * The overridden state a tombstone carries, as a live merge input (its id is the tombstone's, marked),
+ * or undefined for a plain tombstone (`data: null`). Throws {@link InvalidVmStateError} naming the field
+ * when the data is neither.
+ */
+function overriddenOf(t: MergeEntry): LiveEntry | undefined {
+  const d = t.data;
+  if (d === null || d === undefined) return undefined;
+  const where = `tombstone ${t.id}.data`;
+  if (!isPlainObject(d) || Object.keys(d).length !== 1 || !isPlainObject(d.overridden)) {
+    throw new InvalidVmStateError(`${where}: expected null or {overridden: {state, hlc, origin}}`, { field: where });
+  }
+  const o = d.overridden;
+  try {
+    assertHlc(o.hlc, `${where}.overridden.hlc`);
+    assertNodeId(o.origin, `${where}.overridden.origin`);
+  } catch (err) {
+    if (err instanceof InvalidVmStateError || !(err instanceof DwcpError)) throw err;
+    throw new InvalidVmStateError(err.message, { field: `${where}.overridden`, cause: err.code });
+  }
+  return {
+    id: `${t.id}:overridden`,
+    hlc: o.hlc,
+    origin: o.origin,
+    data: parseVmState(o.state, `${where}.overridden.state`),
+    deleted: false,
+  };
+}
+
+interface Verdict {
+  readonly deleted: boolean;
+  /**
+   * When the delete wins: the tombstones of its class (the top key under the rule; every tombstone by
+   * default). Only they give the result its hlc and origin: a tombstone that an update beat may be
+   * forgotten by a pairwise merge, so it must not matter for the full set either.
+   */
+  readonly deciding?: readonly MergeEntry[];
+  /** The deciding version, when one version decided (a rule other than the default). */
+  readonly winner?: string;
+  /** Why, for the decision detail and the note. */
+  readonly why: string;
+  readonly note: string;
+}
+
+/**
+ * Does the delete win? (module comment, point 1). `updates` are the live versions (not the states
+ * tombstones carry: those already lost to a tombstone that is among `tombstones`).
+ */
+function deleteVsUpdate(updates: readonly LiveEntry[], tombstones: readonly MergeEntry[], ctx: VmMergeContext): Verdict {
+  const rule = ctx.fieldStrategies.power_state;
+  if (rule === 'highest_priority' || rule === 'last_write_wins') {
+    const better =
+      rule === 'highest_priority'
+        ? (a: MergeEntry, b: MergeEntry): number => compareNodes(ctx, a.origin, b.origin)
+        : (a: MergeEntry, b: MergeEntry): number => compareHlc(a.hlc, b.hlc);
+    const by = rule === 'highest_priority' ? 'highest-priority node' : 'newest write';
+    let bestDelete = tombstones[0]!;
+    for (const t of tombstones) if (better(t, bestDelete) > 0 || (better(t, bestDelete) === 0 && compareEntries(t, bestDelete) > 0)) bestDelete = t;
+    let bestUpdate: LiveEntry | undefined;
+    for (const u of updates) if (bestUpdate === undefined || better(u, bestUpdate) > 0 || (better(u, bestUpdate) === 0 && compareEntries(u, bestUpdate) > 0)) bestUpdate = u;
+    if (bestUpdate === undefined || better(bestDelete, bestUpdate) >= 0) {
+      const why = `power_state ${rule}: the ${by} is the delete ${bestDelete.id} (${bestDelete.origin})`;
+      const deciding = tombstones.filter((t) => better(t, bestDelete) === 0);
+      return { deleted: true, deciding, winner: bestDelete.id, why, note: why };
+    }
+    const why = `power_state ${rule}: the ${by} is the update ${bestUpdate.id} (${bestUpdate.origin})`;
+    return { deleted: false, winner: bestUpdate.id, why, note: why };
+  }
+  for (const u of updates) {
+    if (u.data.power_state === 'running') {
+      return { deleted: false, why: 'the update leaves the VM running', note: 'the merged update is running' };
+    }
+  }
+  const best = updates.length === 0 ? undefined : Math.max(...updates.map((u) => POWER_STATE_PRIORITY[u.data.power_state]));
+  const state = best === undefined ? 'absent' : POWER_STATES_BY_PRIORITY[best]!;
+  return {
+    deleted: true,
+    deciding: tombstones,
+    why: updates.length === 0 ? 'no update besides states earlier deletes overrode' : `the merged update is ${state}, not running`,
+    note: updates.length === 0 ? 'only tombstones' : `the merged update of ${plural(updates.length, 'version')} would be ${state}`,
   };
 }
 

@@ -155,6 +155,112 @@ describe('ClusterIndex: capacity invariants', () => {
   });
 });
 
+describe('ClusterIndex: a capacity of 0 means "not declared"', () => {
+  it('does not judge a host that declared no capacity, even once other hosts have records', () => {
+    const idx = new ClusterIndex();
+    idx.upsertHost(host('hv-01', 8, 16384));
+    idx.upsertHost(host('hv-02', 0, 0)); // announced, capacity not declared
+    idx.upsertVm(vm('vm-1', { host: 'hv-02', cpu_allocation: 4, memory_mb: 4096 }));
+    expect(idx.check(vm('vm-2', { host: 'hv-02', cpu_allocation: 4, memory_mb: 4096 }))).toEqual([]);
+    // nor does its usage count against the hosts that did declare theirs
+    expect(idx.check(vm('vm-3', { host: 'hv-01', cpu_allocation: 8, memory_mb: 16384 }))).toEqual([]);
+    expect(idx.check(vm('vm-3', { host: 'hv-01', cpu_allocation: 9, memory_mb: 16384 })).map((f) => [f.subject, f.field])).toEqual([
+      ['hv-01', 'cpu_allocation'],
+      ['cluster', 'cpu_allocation'],
+    ]);
+  });
+
+  it('judges each dimension on its own: declared CPU, undeclared memory', () => {
+    const idx = new ClusterIndex();
+    idx.upsertHost(host('hv-01', 4, 0));
+    const f = idx.check(vm('vm-1', { cpu_allocation: 5, memory_mb: 1 << 30 }));
+    expect(f.map((x) => [x.subject, x.field])).toEqual([
+      ['hv-01', 'cpu_allocation'],
+      ['cluster', 'cpu_allocation'],
+    ]);
+    // declaring it later makes it count
+    idx.upsertHost(host('hv-01', 4, 1024));
+    expect(idx.check(vm('vm-1', { cpu_allocation: 1, memory_mb: 2048 })).map((x) => [x.subject, x.field])).toEqual([
+      ['hv-01', 'memory_mb'],
+      ['cluster', 'memory_mb'],
+    ]);
+    // and undeclaring it (or removing the host) stops it again
+    idx.upsertHost(host('hv-01', 0, 0));
+    expect(idx.check(vm('vm-1', { cpu_allocation: 64, memory_mb: 1 << 30 }))).toEqual([]);
+    idx.removeHost('hv-01');
+    idx.upsertHost(host('hv-02', 2, 1024));
+    expect(idx.check(vm('vm-1', { host: 'hv-02', cpu_allocation: 3, memory_mb: 512 })).map((x) => x.subject)).toEqual(['hv-02', 'cluster']);
+  });
+});
+
+describe('ClusterIndex.contentionOf: any incoming VM version', () => {
+  it('flags two VMs given the same IP, MAC and disk on the two sides of a partition, the same way on both nodes', () => {
+    const vm1 = vm('vm-1', {}, { ip: '10.9.9.9', mac: '52:54:00:AA:BB:CC' }, '/vms/shared.qcow2');
+    const vm2 = vm('vm-2', { power_state: 'stopped' }, { ip: '10.9.9.9', mac: '52:54:00:aa:bb:cc' }, '/vms/shared.qcow2');
+    // node A held vm-1 and receives vm-2; node B held vm-2 and receives vm-1
+    const a = new ClusterIndex();
+    a.upsertVm(vm1);
+    const b = new ClusterIndex();
+    b.upsertVm(vm2);
+    const atA = a.contentionOf(vm2);
+    const atB = b.contentionOf(vm1);
+    expect(atA).toEqual(atB);
+    expect(atA.map((c) => [c.kind, c.key, c.vmIds, c.severity, c.vmId])).toEqual([
+      ['ip', '10.9.9.9', ['vm-1', 'vm-2'], 'medium', 'vm-2'],
+      ['mac', '52:54:00:aa:bb:cc', ['vm-1', 'vm-2'], 'medium', 'vm-2'],
+      ['disk', '/vms/shared.qcow2', ['vm-1', 'vm-2'], 'medium', 'vm-2'],
+    ]);
+    expect(atA[0]!.finding).toMatchObject({
+      type: 'resource_contention',
+      field: 'network_config.interfaces[0].ip',
+      subject: '10.9.9.9',
+      otherVmIds: ['vm-1'],
+    });
+    expect(atA[0]!.id).toBe(conflictId('vm/vm-2', ['vm-1', 'vm-2'], 'contention:ip:10.9.9.9'));
+    // the same after the arrival is indexed, and from either VM's side
+    a.upsertVm(vm2);
+    b.upsertVm(vm1);
+    for (const x of [a.contentionOf(vm1), a.contentionOf(vm2), b.contentionOf(vm1), b.contentionOf(vm2)]) expect(x).toEqual(atA);
+    // both active: high
+    const running2 = vm('vm-2', {}, { ip: '10.9.9.9', mac: '52:54:00:aa:bb:cc' }, '/vms/shared.qcow2');
+    expect(a.contentionOf(running2).map((c) => c.severity)).toEqual(['high', 'high', 'high']);
+    // usable as a conflict on the reported VM
+    const c = findingsToConflict('vm/vm-2', [ver({ 'hv-01': 1 }, vm2, { resourceId: 'vm/vm-2' })], atA.map((x) => x.finding), NOW);
+    expect(c.type).toBe('resource_contention');
+  });
+
+  it('reports nothing for a VM against its own indexed state, and forgets a VM that moved away', () => {
+    const idx = new ClusterIndex();
+    const a = vm('vm-1', {}, { ip: '10.9.9.9' });
+    idx.upsertVm(a);
+    expect(idx.contentionOf(a)).toEqual([]);
+    expect(idx.contentionOf(vm('vm-1', {}, { ip: '10.9.9.8' }))).toEqual([]);
+    idx.upsertVm(vm('vm-1', {}, { ip: '10.9.9.8' }));
+    expect(idx.contentionOf(vm('vm-2', {}, { ip: '10.9.9.9' }))).toEqual([]);
+  });
+
+  it('gives every VM the same contentions whatever order the VMs were indexed in (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(vmArb, { selector: (v) => v.id, minLength: 2, maxLength: 6 }), fc.nat(), (vms, shift) => {
+        const forward = new ClusterIndex();
+        for (const v of vms) forward.upsertVm(v);
+        const rotated = new ClusterIndex();
+        const k = shift % vms.length;
+        for (const v of [...vms.slice(k), ...vms.slice(0, k)].reverse()) rotated.upsertVm(v);
+        const key = (c: { id: string }): string => c.id;
+        const everything = (idx: ClusterIndex): string[] => [...new Set(vms.flatMap((v) => idx.contentionOf(v).map(key)))].sort();
+        expect(everything(rotated)).toEqual(everything(forward));
+        for (const v of vms) {
+          expect(rotated.contentionOf(v)).toEqual(forward.contentionOf(v));
+          // each contention lists exactly the VMs holding the key
+          for (const c of forward.contentionOf(v)) expect(c.vmIds).toEqual(forward.vmsUsing(c.kind, c.key));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('findingsToConflict', () => {
   const contention: Finding = {
     type: 'resource_contention',
@@ -321,16 +427,22 @@ function bruteCheck(m: Model, cand: VMState): Row[] {
       const cpu = onHost.reduce((s, o) => s + o.cpu_allocation, 0) + cand.cpu_allocation;
       const mem = onHost.reduce((s, o) => s + o.memory_mb, 0) + cand.memory_mb;
       const ids = onHost.map((o) => o.id);
-      if (cpu > rec.capacity.cpu * m.over.cpu) push('invariant_violation', 'critical', 'cpu_allocation', cand.host, [...ids]);
-      if (mem > rec.capacity.memory_mb * m.over.memory) push('invariant_violation', 'critical', 'memory_mb', cand.host, [...ids]);
+      // a capacity of 0 is "not declared": not checked
+      if (rec.capacity.cpu > 0 && cpu > rec.capacity.cpu * m.over.cpu) push('invariant_violation', 'critical', 'cpu_allocation', cand.host, [...ids]);
+      if (rec.capacity.memory_mb > 0 && mem > rec.capacity.memory_mb * m.over.memory) push('invariant_violation', 'critical', 'memory_mb', cand.host, [...ids]);
     }
+    // the cluster, per dimension: the hosts that declared it, and the usage not on hosts that did not
     const hosts = [...m.hosts.values()];
-    const capCpu = hosts.reduce((s, h) => s + h.capacity.cpu, 0);
-    const capMem = hosts.reduce((s, h) => s + h.capacity.memory_mb, 0);
-    const cpu = activeOthers.reduce((s, o) => s + o.cpu_allocation, 0) + cand.cpu_allocation;
-    const mem = activeOthers.reduce((s, o) => s + o.memory_mb, 0) + cand.memory_mb;
-    if (cpu > capCpu * m.over.cpu) push('invariant_violation', 'critical', 'cpu_allocation', 'cluster', []);
-    if (mem > capMem * m.over.memory) push('invariant_violation', 'critical', 'memory_mb', 'cluster', []);
+    const all = [...activeOthers, cand];
+    const undeclared = (dim: 'cpu' | 'memory_mb', v: VMState): boolean => m.hosts.get(v.host)?.capacity[dim] === 0;
+    const declaredCpu = hosts.filter((h) => h.capacity.cpu > 0);
+    const declaredMem = hosts.filter((h) => h.capacity.memory_mb > 0);
+    const cpu = all.filter((v) => !undeclared('cpu', v)).reduce((s, o) => s + o.cpu_allocation, 0);
+    const mem = all.filter((v) => !undeclared('memory_mb', v)).reduce((s, o) => s + o.memory_mb, 0);
+    const capCpu = declaredCpu.reduce((s, h) => s + h.capacity.cpu, 0);
+    const capMem = declaredMem.reduce((s, h) => s + h.capacity.memory_mb, 0);
+    if (declaredCpu.length > 0 && cpu > capCpu * m.over.cpu) push('invariant_violation', 'critical', 'cpu_allocation', 'cluster', []);
+    if (declaredMem.length > 0 && mem > capMem * m.over.memory) push('invariant_violation', 'critical', 'memory_mb', 'cluster', []);
     if (!rec) push('semantic', 'high', 'host', cand.host, []);
   }
   return rows(out);

@@ -117,10 +117,11 @@ describe('createVersion', () => {
 });
 
 describe('tombstones', () => {
-  it('carry no data, are flagged, and digest differently from a live version with null data', () => {
-    const t = createVersion({ ...base, deleted: true });
+  it('a plain delete carries no data, is flagged, and digests differently from a live version with null data', () => {
+    const t = createVersion({ ...base, data: null, deleted: true });
     expect(t.deleted).toBe(true);
     expect(t.data).toBeNull();
+    expect(createVersion({ ...base, data: undefined, deleted: true }).data).toBeNull();
     expect(t.digest).toBe(contentDigest(null, true));
     expect(t.digest).not.toBe(createVersion({ ...base, data: null }).digest);
     expect(versionToJSON(t).deleted).toBe(true);
@@ -129,9 +130,18 @@ describe('tombstones', () => {
     expectSameVersion(t, versionFromJSON(wire(t)));
   });
 
-  it('a tombstone claiming data, or a live version claiming to be a tombstone, is refused', () => {
+  it('a tombstone may keep data (a merge rule\'s record of the updates it won over): covered by digest and id', () => {
     const t = createVersion({ ...base, deleted: true });
-    rejected({ ...versionToJSON(t), data: { name: 'web-01' } }, /version\.data must be null in a tombstone/);
+    expect(t.data).toEqual(base.data);
+    expect(t.digest).toBe(contentDigest(base.data, true));
+    expect(t.digest).not.toBe(createVersion(base).digest);
+    expect(t.digest).not.toBe(createVersion({ ...base, data: null, deleted: true }).digest);
+    expectSameVersion(t, versionFromJSON(wire(t)));
+  });
+
+  it('a tombstone whose data was changed, or a live version claiming to be a tombstone, is refused', () => {
+    const t = createVersion({ ...base, data: null, deleted: true });
+    rejected({ ...versionToJSON(t), data: { name: 'web-01' } }, /version\.digest does not match/);
     const live = versionToJSON(createVersion({ ...base, data: null }));
     rejected({ ...live, deleted: true }, /version\.digest does not match/);
     rejected({ ...versionToJSON(t), deleted: false }, /version\.digest does not match/);

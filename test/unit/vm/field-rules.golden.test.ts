@@ -580,7 +580,7 @@ describe('VM field rules: golden outputs', () => {
     for (const c of cases) got[c.name] = sha(JSON.stringify(outputOf(c)));
     if (UPDATE) {
       const fixture: Fixture = {
-        note: 'sha256 of each case\'s outputs (field-rules.golden.test.ts); computed with the implementation before the field-rules optimisation',
+        note: 'sha256 of each case\'s outputs (field-rules.golden.test.ts); computed with the implementation before the field-rules optimisation, then the delete-vs-update cases with the associative rule (issue 3)',
         seed: SEED,
         inputs,
         cases: got,

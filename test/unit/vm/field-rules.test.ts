@@ -10,7 +10,10 @@ import {
 } from '../../../src/core/vm/field-rules.js';
 import { mergeDisks, mergeInterfaces } from '../../../src/core/vm/network-merge.js';
 import { InvalidVmStateError, parseVmState, type VMState } from '../../../src/core/vm/state.js';
-import { permutations, specVm, ver } from '../resolve/helpers.js';
+import { SemanticMergeStrategy } from '../../../src/core/resolve/index.js';
+import { allMergeOrders, conflictOf, ctxOf, permutations, resolvedVersion, specVm, ver } from '../resolve/helpers.js';
+
+const semantic = new SemanticMergeStrategy();
 
 const NO_CTX: VmMergeContext = { nodePriorities: {}, fieldStrategies: {} };
 
@@ -246,6 +249,66 @@ describe('VM field rules', () => {
     it('only tombstones: a tombstone', () => {
       const r = mergeVmStates([del('hv-01', 1), del('hv-02', 2)], undefined, NO_CTX);
       expect(r).toMatchObject({ deleted: true, state: null, origin: 'hv-02' });
+    });
+
+    /** Merge two versions with the semantic strategy (the result version, as the replica would store it). */
+    const join = (ctx: VmMergeContext, ...vs: Version[]): Version =>
+      resolvedVersion(semantic.resolve(conflictOf(vs), ctxOf(ctx)));
+
+    it('a stopped update, a running update and a delete: the same bytes in every merge order (issue 3)', () => {
+      const stopped = ver({ origin: 'hv-01', wall: 1000, clock: { 'hv-01': 1 }, data: specVm({ power_state: 'stopped', disk_config: [{ path: '/d/a', size_gb: 10 }] }) });
+      const running = ver({ origin: 'hv-02', wall: 1100, clock: { 'hv-02': 1 }, data: specVm({ power_state: 'running', host: 'hv-02' }) });
+      const d = ver({ origin: 'hv-03', wall: 1200, clock: { 'hv-03': 1 }, data: null, deleted: true });
+      const outs = allMergeOrders(semantic, ctxOf(), stopped, running, d);
+      expect(new Set(outs).size).toBe(1);
+      // the stopped update's disk survives the path where the delete first won over it
+      const viaDelete = join(NO_CTX, join(NO_CTX, stopped, d), running);
+      expect(viaDelete.deleted).toBe(false);
+      expect((viaDelete.data as VMState).disk_config.map((x) => x.path)).toContain('/d/a');
+      expect((viaDelete.data as VMState).power_state).toBe('running');
+    });
+
+    it('a delete that wins keeps the merged update in the tombstone, with its hlc and origin', () => {
+      const upd = vm('hv-01', 2000, specVm({ power_state: 'stopped' }));
+      const r = mergeVmStates([upd, del('hv-02', 1000)], undefined, NO_CTX);
+      expect(r.deleted).toBe(true);
+      expect(r.data).toEqual({ overridden: { state: parseVmState(upd.data), hlc: { wall: 2000, logical: 0 }, origin: 'hv-01' } });
+      const plain = mergeVmStates([del('hv-01', 1), del('hv-02', 2)], undefined, NO_CTX);
+      expect(plain.data).toBeNull();
+    });
+
+    it('power_state: highest_priority: the highest-priority node decides, a delete included', () => {
+      const ctx: VmMergeContext = { nodePriorities: { 'hv-01': 1, 'hv-02': 5 }, fieldStrategies: { power_state: 'highest_priority' } };
+      const running = vm('hv-01', 1000, specVm({ power_state: 'running' }));
+      const stopped = vm('hv-02', 900, specVm({ power_state: 'stopped' }));
+      expect(mergeVmStates([running, del('hv-02', 100)], undefined, ctx)).toMatchObject({ deleted: true, origin: 'hv-02' });
+      expect(mergeVmStates([stopped, del('hv-01', 5000)], undefined, ctx)).toMatchObject({ deleted: false, origin: 'hv-02' });
+      // the same node wrote both: the delete
+      expect(mergeVmStates([stopped, del('hv-02', 100)], undefined, ctx).deleted).toBe(true);
+    });
+
+    it('power_state: last_write_wins: the newest write decides, an exact tie goes to the delete', () => {
+      const ctx: VmMergeContext = { nodePriorities: {}, fieldStrategies: { power_state: 'last_write_wins' } };
+      const running = vm('hv-01', 1000, specVm({ power_state: 'running' }));
+      const stopped = vm('hv-01', 3000, specVm({ power_state: 'stopped' }));
+      expect(mergeVmStates([running, del('hv-02', 2000)], undefined, ctx).deleted).toBe(true);
+      expect(mergeVmStates([stopped, del('hv-02', 2000)], undefined, ctx)).toMatchObject({ deleted: false, hlc: { wall: 3000, logical: 0 } });
+      expect(mergeVmStates([vm('hv-01', 2000, specVm()), del('hv-02', 2000)], undefined, ctx).deleted).toBe(true);
+    });
+
+    it('a tombstone with data that is not {overridden: {state, hlc, origin}} is an InvalidVmStateError naming it', () => {
+      const upd = vm('hv-01', 1000, specVm());
+      const bad = (data: unknown): Version => ver({ origin: 'hv-02', wall: 900, data, deleted: true });
+      const cases: [unknown, RegExp][] = [
+        [{ state: specVm() }, /expected null or \{overridden/],
+        [{ overridden: { state: specVm(), hlc: { wall: -1, logical: 0 }, origin: 'hv-01' } }, /overridden\.hlc/],
+        [{ overridden: { state: specVm(), hlc: { wall: 1, logical: 0 }, origin: '' } }, /overridden\.origin/],
+        [{ overridden: { state: { ...specVm(), memory_mb: 'lots' }, hlc: { wall: 1, logical: 0 }, origin: 'hv-01' } }, /overridden\.state\.memory_mb/],
+      ];
+      for (const [data, re] of cases) {
+        expect(() => mergeVmStates([upd, bad(data)], undefined, NO_CTX)).toThrow(InvalidVmStateError);
+        expect(() => mergeVmStates([upd, bad(data)], undefined, NO_CTX)).toThrow(re);
+      }
     });
   });
 
