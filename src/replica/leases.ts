@@ -89,7 +89,7 @@ export class LeaseManager {
   private readonly timers = new Map<string, TimerHandle>();
   /** VMs whose lease this node holds right now. */
   private readonly owned = new Set<string>();
-  /** Per VM, bumped by every release: an acquire that started before a release does not take effect. */
+  /** Per VM, bumped by every release: an acquire requested before a release does not take effect. */
   private readonly releases = new Map<string, number>();
   /** Per VM, the tail of its serialized acquire/release operations. */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -154,7 +154,9 @@ export class LeaseManager {
    * lease may still be valid. Returns the lease (its epoch is the fencing token for actions).
    */
   acquire(vmId: string): Promise<Lease> {
-    return this.serialized(vmId, () => this.acquireNow(vmId));
+    // A release requested after this call wins over it, even if this grant is decided later.
+    const generation = this.releases.get(vmId) ?? 0;
+    return this.serialized(vmId, () => this.acquireNow(vmId, generation));
   }
 
   /**
@@ -225,8 +227,7 @@ export class LeaseManager {
     this.timers.delete(vmId);
   }
 
-  private async acquireNow(vmId: string): Promise<Lease> {
-    const generation = this.releases.get(vmId) ?? 0;
+  private async acquireNow(vmId: string, generation: number): Promise<Lease> {
     for (let guard = 0; guard < 16; guard++) {
       const latest = await this.latestFromQuorum(vmId);
       if (owning(latest) && latest.owner !== this.self) {
