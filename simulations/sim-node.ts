@@ -182,7 +182,7 @@ export class SimNode {
     const tag = `${this.id}#${inc}`;
     await this.store.open();
     const store = new IncarnationStore(this.store, () => this.status === 'up' && this.incarnation === inc, `store of ${tag}`);
-    const clock = new SimClock(scheduler, owner, () => this.skewMs);
+    const clock = new SimClock(scheduler, owner, () => this.skewMs, undefined, scheduler.now);
     const transport = network.attach(owner);
     const rpc = new RpcRouter(transport);
     const replica = new Replica(
@@ -201,10 +201,6 @@ export class SimNode {
       { nodeId: this.id, voters, phaseTimeoutMs: agent.paxosPhaseTimeoutMs },
       { rpc, store, clock, random: streams.fresh(`paxos:${tag}`) },
     );
-    const coordinator = new Coordinator(
-      { nodeId: this.id, splitBrainResolution: 'quorum', enableAutoRecovery: true, nodePriorities: agent.priorities },
-      { replica, paxos, clock, hypervisor: this.hypervisor },
-    );
     const leases = agent.leases
       ? new LeaseManager(
           { nodeId: this.id, leaseMs: agent.leaseMs, marginMs: agent.leaseMarginMs },
@@ -219,6 +215,10 @@ export class SimNode {
           },
         )
       : undefined;
+    const coordinator = new Coordinator(
+      { nodeId: this.id, splitBrainResolution: 'quorum', enableAutoRecovery: true, nodePriorities: agent.priorities },
+      { replica, paxos, clock, hypervisor: this.hypervisor, leases },
+    );
     const parts: NodeParts = { owner, clock, transport, replica, rpc, antiEntropy, failureDetector, paxos, coordinator, leases };
     this.parts = parts;
     this.env.onBoot(this, parts);

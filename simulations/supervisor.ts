@@ -6,7 +6,9 @@
  *   hypervisor does not run is started, through the LeaseManager when leases are on
  *   (`startVm`: a majority-granted ownership lease first, then `hypervisor.start`);
  * - a VM the hypervisor runs although the node's view says it should not run here (stopped, deleted,
- *   placed on another host) is stopped;
+ *   placed on another host) is stopped, and its lease released (LeaseManager.release), so that the
+ *   host it was placed on can start it at once; a lease this node still holds for a VM that should
+ *   not run here and does not (stopped by fencing or by hand) is released too;
  * - a VM it runs without holding its lease (after a restart) gets the lease again, or is stopped if
  *   another node holds it;
  * - while a VM has siblings (an open conflict), nothing is done: the decision comes first.
@@ -98,7 +100,12 @@ export class Supervisor {
         else await this.node.hypervisor.start(vmId);
       });
     } else if (want === 'not-here' && runs) {
-      this.act(vmId, 'stop', () => this.node.hypervisor.stop(vmId));
+      this.act(vmId, 'stop', async () => {
+        await this.node.hypervisor.stop(vmId);
+        await leases?.release(vmId);
+      });
+    } else if (want === 'not-here' && !runs && leases && ownsLease(leases, vmId)) {
+      this.act(vmId, 'release lease', () => leases.release(vmId));
     } else if (want === 'here' && runs && leases && !ownsLease(leases, vmId)) {
       this.act(vmId, 'reclaim lease', async () => {
         try {

@@ -248,7 +248,15 @@ export class Agent {
         nodePriorities: this.priorities,
         maxRecoveryAttempts: cfg.recovery.maxRecoveryAttempts,
       },
-      { replica, paxos: this.paxos, clock: this.clock, hypervisor, onFenceFailed: (vmId, err) => this.log.error('fencing failed', { vmId, err }) },
+      {
+        replica,
+        paxos: this.paxos,
+        clock: this.clock,
+        hypervisor,
+        // The lease manager is built below; the coordinator only uses it once the agent runs.
+        leases: { holder: (vmId) => this.leases.holder(vmId), release: (vmId) => this.leases.release(vmId) },
+        onFenceFailed: (vmId, err) => this.log.error('fencing failed', { vmId, err }),
+      },
     );
     coordinator.start();
     this.push('coordinator', () => coordinator.stop());

@@ -4,7 +4,8 @@
  * of those kinds it proposes ONE new version (built by `dominatingVersion`, so it dominates every
  * candidate) to a single-decree Paxos instance keyed by the conflict id; whichever proposal is
  * decided is applied on every node, audited with its ballot, and gossiped. After a split-brain
- * decision, the agent whose host lost fences its copy through the hypervisor port.
+ * decision, the agent whose host lost fences its copy through the hypervisor port and releases its
+ * ownership lease of the VM (if it holds it), so that the keeper can take the VM over at once.
  */
 import { compareLww, dominatingVersion } from '../core/resolve/index.js';
 import { versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
@@ -24,11 +25,21 @@ export interface CoordinatorOptions {
   readonly maxRecoveryAttempts?: number;
 }
 
+/** What the coordinator needs of the VM ownership leases (LeaseManager). */
+export interface CoordinatorLeases {
+  /** The node holding the VM's lease now, as far as this node knows. */
+  holder(vmId: string): string | undefined;
+  /** Give up this node's lease of a VM it has just fenced (no-op when it holds none). */
+  release(vmId: string): Promise<void>;
+}
+
 export interface CoordinatorComponents {
   readonly replica: Replica;
   readonly paxos: Paxos;
   readonly clock: Clock;
   readonly hypervisor: Hypervisor;
+  /** VM ownership leases: the split-brain keeper is the lease holder, a fenced loser releases its lease. */
+  readonly leases?: CoordinatorLeases;
   /** Called when a fencing action fails for good (metrics, alerts). */
   readonly onFenceFailed?: (vmId: string, err: unknown) => void;
 }
@@ -106,7 +117,7 @@ export class Coordinator {
       chosen = this.c.replica.history(record.resourceId).find((h) => h.id === targetId);
       if (!chosen) return undefined;
     } else if (kind === 'split_brain') {
-      chosen = this.keeperOf(candidates);
+      chosen = this.keeperOf(record.resourceId.slice('vm/'.length), candidates);
     } else {
       chosen = candidates.find((c) => c.origin === this.o.nodeId) ?? [...candidates].sort(compareLww).at(-1);
     }
@@ -115,13 +126,19 @@ export class Coordinator {
     return { winner: chosen.id, version: versionToJSON(version), kind };
   }
 
-  /** Split-brain: keep the VM on the running host with the highest priority (ties: lowest host id). */
-  private keeperOf(candidates: readonly Version[]): Version | undefined {
+  /**
+   * Split-brain: keep the VM on the running host that holds its ownership lease — the one that may
+   * really run it (the others run it without a lease, or have stopped it as theirs ran out) — then
+   * on the one with the highest priority (ties: lowest host id).
+   */
+  private keeperOf(vmId: string, candidates: readonly Version[]): Version | undefined {
     const pr = this.o.nodePriorities ?? {};
+    const holder = this.c.leases?.holder(vmId);
     const running = candidates.filter((c) => !c.deleted && (c.data as { power_state?: string }).power_state === 'running');
     return running.sort((a, b) => {
       const ha = (a.data as { host: string }).host;
       const hb = (b.data as { host: string }).host;
+      if ((ha === holder) !== (hb === holder)) return ha === holder ? -1 : 1;
       const d = (pr[hb] ?? 0) - (pr[ha] ?? 0);
       return d !== 0 ? d : ha < hb ? -1 : ha > hb ? 1 : 0;
     })[0];
@@ -140,21 +157,26 @@ export class Coordinator {
     if (p.kind === 'split_brain') await this.fenceIfLoser(record, version);
   }
 
-  /** The agent whose host lost a split-brain decision stops its copy of the VM. */
+  /**
+   * The agent whose host lost a split-brain decision stops its copy of the VM, then releases the VM's
+   * lease if it holds it (a lease held by a host that no longer runs the VM would keep the keeper from
+   * starting it for as long as it is renewed).
+   */
   private async fenceIfLoser(record: ConflictRecord, decided: Version): Promise<void> {
     const keeper = (decided.data as { host?: string } | null)?.host;
+    const vmId = record.resourceId.slice('vm/'.length);
     const ranHere = record.candidates.some((c) => {
       const d = c.data as { host?: string; power_state?: string } | null;
       return d?.host === this.o.nodeId && d.power_state === 'running';
     });
-    if (!ranHere || keeper === this.o.nodeId) return;
-    const vmId = record.resourceId.slice('vm/'.length);
+    if (keeper === this.o.nodeId || !(ranHere || this.c.leases?.holder(vmId) === this.o.nodeId)) return;
     const reason = `split-brain ${record.id}: quorum kept ${vmId} on ${keeper}`;
     const attempts = this.o.maxRecoveryAttempts ?? 5;
     for (let i = 1; i <= attempts; i++) {
       try {
         await this.c.hypervisor.fence(vmId, reason);
         await this.c.replica.recordAudit('fence', { conflictId: record.id, vmId, keeper, attempt: i, ok: true }, record.resourceId);
+        await this.c.leases?.release(vmId).catch(() => undefined); // unreleased, the lease runs out
         return;
       } catch (err) {
         await this.c.replica.recordAudit('fence', { conflictId: record.id, vmId, keeper, attempt: i, ok: false, error: String(err) }, record.resourceId);

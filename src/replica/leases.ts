@@ -1,14 +1,23 @@
 /**
  * VM ownership leases with epochs (fencing tokens). Starting or migrating a VM needs a lease granted
  * by a majority of voters: epoch e of VM v is the single-decree Paxos instance `lease:v:e`, so at most
- * one owner is ever decided per epoch, and epochs are decided in order (a proposer only proposes e+1
- * after learning e). Time safety:
+ * one value is ever decided per epoch, and epochs are decided in order (a proposer only proposes e+1
+ * after learning e). A value is either an owner's lease or a release (no owner). Time safety:
  *
+ * - every duration is measured on the node's MONOTONIC clock (`Clock.monotonic()`), never the wall
+ *   clock: a wall-clock step (NTP, a resumed VM) moves no lease. Only rates are assumed to agree
+ *   (drift well under the margin), not the clocks' readings;
  * - the owner counts its lease from just BEFORE it proposed: it holds it until `start + leaseMs`;
  * - everyone else counts from when they LEARNED it (later than the grant): held until
  *   `learnedAt + leaseMs + marginMs`, so a majority takes over only after the lease plus a margin;
+ * - after a restart nothing is known about the past: every persisted lease (even this node's own) is
+ *   held by someone else from the restart on, for a full lease + margin;
  * - an owner renews (a new epoch, same owner) only while it sees a quorum; without one it renews
  *   nothing and stops what it owns `stopBeforeMs` before its lease runs out;
+ * - an owner that has stopped a VM (fenced, placed elsewhere) RELEASES its lease: it stops acting
+ *   under it at once (no renewal, its epoch is refused), then proposes epoch e+1 with a release value.
+ *   That is a quorum decision made after the VM stopped, so a node that learns it may acquire e+2 at
+ *   once instead of waiting lease + margin; if the release is not decided the lease simply expires;
  * - an action carries the epoch it was granted under; an epoch that is not the current, unexpired
  *   one of this node is refused (StaleEpochError) — a paused holder that wakes up late cannot act.
  */
@@ -24,6 +33,8 @@ export interface Lease {
   readonly owner: string;
   readonly epoch: number;
   readonly leaseMs: number;
+  /** A release: nobody owns the VM from this epoch on (`owner` is the node that released it). */
+  readonly released?: boolean;
 }
 
 export interface LeaseOptions {
@@ -47,6 +58,7 @@ export interface LeaseComponents {
 }
 
 export class LeaseHeldError extends DwcpError {
+  /** `until`: wall-clock ms, for people (the lease itself is timed on the monotonic clock). */
   constructor(lease: Lease, until: number) {
     super('ERR_LEASE_HELD', `VM ${lease.vmId} is owned by ${lease.owner} (epoch ${lease.epoch}) until at least ${new Date(until).toISOString()}`, {
       ...lease,
@@ -63,15 +75,24 @@ export class StaleEpochError extends DwcpError {
 
 interface Known {
   lease: Lease;
-  /** Local time the lease was learned (others) or the proposal started (own). */
+  /** Monotonic time the lease was learned (others) or the proposal started (own). */
   since: number;
 }
+
+/** The lease gives someone ownership (it is not a release). */
+const owning = (l: Lease | undefined): l is Lease => l !== undefined && l.released !== true;
 
 const key = (vmId: string, epoch: number): string => `lease:${vmId}:${epoch}`;
 
 export class LeaseManager {
   private readonly known = new Map<string, Known>();
   private readonly timers = new Map<string, TimerHandle>();
+  /** VMs whose lease this node holds right now. */
+  private readonly owned = new Set<string>();
+  /** Per VM, bumped by every release: an acquire requested before a release does not take effect. */
+  private readonly releases = new Map<string, number>();
+  /** Per VM, the tail of its serialized acquire/release operations. */
+  private readonly queues = new Map<string, Promise<unknown>>();
   private readonly leaseMs: number;
   private readonly marginMs: number;
   private readonly renewBeforeMs: number;
@@ -96,7 +117,7 @@ export class LeaseManager {
 
   /** Load persisted lease knowledge (after a restart nothing is assumed held by this node). */
   async start(): Promise<void> {
-    const now = this.c.clock.now();
+    const now = this.mono();
     for await (const { key: k, value } of this.c.store.range('leases')) {
       const lease = decodeRecord(value, RecordKind.lease, 'leases', k) as Lease;
       // After a restart, even our own leases are treated as someone else's: held until now + lease + margin.
@@ -109,55 +130,69 @@ export class LeaseManager {
     this.timers.clear();
   }
 
-  /** The lease this node knows for a VM. */
+  /** The lease this node knows for a VM (possibly a release). */
   current(vmId: string): Lease | undefined {
     return this.known.get(vmId)?.lease;
   }
 
-  /** Until when (local ms) `vmId`'s lease is held, from this node's point of view. */
+  /** Until when (monotonic ms, see `Clock.monotonic`) `vmId`'s lease is held, from this node's point of view. */
   heldUntil(vmId: string): number | undefined {
     const k = this.known.get(vmId);
-    if (!k) return undefined;
+    if (!k || !owning(k.lease)) return undefined;
     return k.lease.owner === this.self && this.owned.has(vmId) ? k.since + k.lease.leaseMs : k.since + k.lease.leaseMs + this.marginMs;
   }
 
-  /** VMs whose lease this node holds right now. */
-  private readonly owned = new Set<string>();
+  /** The node that holds `vmId`'s lease now, as far as this node knows (undefined: nobody, released or expired). */
+  holder(vmId: string): string | undefined {
+    const k = this.known.get(vmId);
+    const until = this.heldUntil(vmId);
+    return k && until !== undefined && this.mono() < until ? k.lease.owner : undefined;
+  }
 
   /**
    * Acquire (or renew) the lease of a VM for this node. Needs a quorum; refuses while another node's
    * lease may still be valid. Returns the lease (its epoch is the fencing token for actions).
    */
-  async acquire(vmId: string): Promise<Lease> {
-    for (let guard = 0; guard < 16; guard++) {
-      const latest = await this.latestFromQuorum(vmId);
-      if (latest && latest.owner !== this.self) {
-        const until = this.heldUntil(vmId) ?? 0;
-        if (this.c.clock.now() < until) throw new LeaseHeldError(latest, until);
+  acquire(vmId: string): Promise<Lease> {
+    // A release requested after this call wins over it, even if this grant is decided later.
+    const generation = this.releases.get(vmId) ?? 0;
+    return this.serialized(vmId, () => this.acquireNow(vmId, generation));
+  }
+
+  /**
+   * Give up this node's lease of a VM that this host no longer runs (call it after the VM has been
+   * stopped or fenced here). At once: no more renewals, and the epoch is refused for actions. Then
+   * the release is proposed as the next epoch (a quorum decision), so that the host the cluster
+   * placed the VM on can acquire it without waiting for the lease to run out. Without a quorum the
+   * lease just runs out. Audited. Does nothing when this node does not hold the lease.
+   */
+  async release(vmId: string): Promise<void> {
+    this.releases.set(vmId, (this.releases.get(vmId) ?? 0) + 1);
+    this.disown(vmId);
+    await this.serialized(vmId, async () => {
+      this.disown(vmId); // an acquire that was in flight may have been granted meanwhile
+      const k = this.known.get(vmId);
+      if (!k || !owning(k.lease) || k.lease.owner !== this.self) return;
+      const epoch = k.lease.epoch + 1;
+      const value: Lease = { vmId, owner: this.self, epoch, leaseMs: 0, released: true };
+      let outcome: string;
+      try {
+        const d = await this.c.paxos.propose<Lease>(key(vmId, epoch), value);
+        this.noteLearned(d.value);
+        outcome = d.value.released === true && d.value.owner === this.self ? 'released' : `released; epoch ${epoch} went to ${d.value.owner}`;
+      } catch {
+        outcome = 'released: no quorum for the release, the lease runs out';
       }
-      const epoch = (latest?.epoch ?? 0) + 1;
-      const start = this.c.clock.now();
-      const mine: Lease = { vmId, owner: this.self, epoch, leaseMs: this.leaseMs };
-      const d = await this.c.paxos.propose<Lease>(key(vmId, epoch), mine);
-      if (d.value.owner === this.self && d.value.epoch === epoch) {
-        this.known.set(vmId, { lease: d.value, since: start });
-        this.owned.add(vmId);
-        await this.persist(d.value);
-        await this.c.audit?.('lease', { vmId, owner: this.self, epoch, action: 'granted' }, `vm/${vmId}`);
-        this.scheduleRenewal(vmId);
-        return d.value;
-      }
-      // Someone else's value was decided for this epoch: learned() recorded it; look again.
-    }
-    throw new DwcpError('ERR_LEASE_CONTENDED', `could not settle the lease of ${vmId}: too many competing epochs`, { vmId });
+      await this.c.audit?.('lease', { vmId, owner: this.self, epoch: k.lease.epoch, action: outcome }, `vm/${vmId}`);
+    });
   }
 
   /** Throws StaleEpochError unless `epoch` is this node's current, unexpired lease of `vmId`. */
   assertEpoch(vmId: string, epoch: number): void {
     const k = this.known.get(vmId);
-    if (!k || k.lease.owner !== this.self || !this.owned.has(vmId)) throw new StaleEpochError(vmId, epoch, 'this node does not own the VM');
+    if (!k || !owning(k.lease) || k.lease.owner !== this.self || !this.owned.has(vmId)) throw new StaleEpochError(vmId, epoch, 'this node does not own the VM');
     if (k.lease.epoch !== epoch) throw new StaleEpochError(vmId, epoch, `the current epoch is ${k.lease.epoch}`);
-    if (this.c.clock.now() >= k.since + k.lease.leaseMs) throw new StaleEpochError(vmId, epoch, 'the lease has expired');
+    if (this.mono() >= k.since + k.lease.leaseMs) throw new StaleEpochError(vmId, epoch, 'the lease has expired');
   }
 
   /** Start a VM under a lease: acquire it, check the epoch at the moment of acting, start. */
@@ -166,6 +201,67 @@ export class LeaseManager {
     this.assertEpoch(vmId, lease.epoch);
     await this.c.hypervisor.start(vmId);
     return lease;
+  }
+
+  /** This node holds the current, unexpired lease of `vmId`. */
+  private holdsNow(vmId: string): boolean {
+    const k = this.known.get(vmId);
+    return k !== undefined && this.owned.has(vmId) && owning(k.lease) && k.lease.owner === this.self && this.mono() < k.since + k.lease.leaseMs;
+  }
+
+  private mono(): number {
+    return this.c.clock.monotonic ? this.c.clock.monotonic() : this.c.clock.now();
+  }
+
+  /** Run `fn` after every earlier acquire/release of the same VM has settled. */
+  private serialized<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(vmId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.queues.set(vmId, tail);
+    void tail.then(() => {
+      if (this.queues.get(vmId) === tail) this.queues.delete(vmId);
+    });
+    return run;
+  }
+
+  /** Stop holding and renewing the lease of `vmId` (this node will not act under it any more). */
+  private disown(vmId: string): void {
+    this.owned.delete(vmId);
+    const t = this.timers.get(vmId);
+    if (t) this.c.clock.clearTimer(t);
+    this.timers.delete(vmId);
+  }
+
+  private async acquireNow(vmId: string, generation: number): Promise<Lease> {
+    for (let guard = 0; guard < 16; guard++) {
+      // Renewing a lease this node holds needs no quorum read first: the next epoch is decided by the
+      // quorum anyway, and if another node got it, the proposal returns that value and we look again.
+      const latest = guard === 0 && this.holdsNow(vmId) ? this.known.get(vmId)!.lease : await this.latestFromQuorum(vmId);
+      if (owning(latest) && latest.owner !== this.self) {
+        const until = this.heldUntil(vmId) ?? 0;
+        const now = this.mono();
+        if (now < until) throw new LeaseHeldError(latest, this.c.clock.now() + (until - now));
+      }
+      const epoch = (latest?.epoch ?? 0) + 1;
+      const start = this.mono();
+      const mine: Lease = { vmId, owner: this.self, epoch, leaseMs: this.leaseMs };
+      const d = await this.c.paxos.propose<Lease>(key(vmId, epoch), mine);
+      if (owning(d.value) && d.value.owner === this.self && d.value.epoch === epoch) {
+        this.known.set(vmId, { lease: d.value, since: start });
+        await this.persist(d.value);
+        if ((this.releases.get(vmId) ?? 0) !== generation) {
+          // Released while this grant was in flight: it is not used; the release gives it up.
+          throw new StaleEpochError(vmId, epoch, 'the lease was released while it was being granted');
+        }
+        this.owned.add(vmId);
+        await this.c.audit?.('lease', { vmId, owner: this.self, epoch, action: 'granted' }, `vm/${vmId}`);
+        this.scheduleRenewal(vmId);
+        return d.value;
+      }
+      // Someone else's value was decided for this epoch: learned() recorded it; look again.
+    }
+    throw new DwcpError('ERR_LEASE_CONTENDED', `could not settle the lease of ${vmId}: too many competing epochs`, { vmId });
   }
 
   private async latestFromQuorum(vmId: string): Promise<Lease | undefined> {
@@ -211,12 +307,8 @@ export class LeaseManager {
   private noteLearned(lease: Lease): void {
     const cur = this.known.get(lease.vmId);
     if (cur && cur.lease.epoch >= lease.epoch) return;
-    this.known.set(lease.vmId, { lease, since: this.c.clock.now() });
-    if (lease.owner !== this.self && this.owned.delete(lease.vmId)) {
-      const t = this.timers.get(lease.vmId);
-      if (t) this.c.clock.clearTimer(t);
-      this.timers.delete(lease.vmId);
-    }
+    this.known.set(lease.vmId, { lease, since: this.mono() });
+    if (!owning(lease) || lease.owner !== this.self) this.disown(lease.vmId);
     void this.persist(lease).catch(() => undefined);
   }
 
@@ -227,7 +319,7 @@ export class LeaseManager {
     const renewAt = k.since + k.lease.leaseMs - this.renewBeforeMs;
     this.timers.set(
       vmId,
-      this.c.clock.setTimer(Math.max(0, renewAt - this.c.clock.now()), () => void this.renewOrStop(vmId)),
+      this.c.clock.setTimer(Math.max(0, renewAt - this.mono()), () => void this.renewOrStop(vmId)),
     );
   }
 
@@ -242,9 +334,10 @@ export class LeaseManager {
         // fall through: could not renew
       }
     }
+    if (!this.owned.has(vmId)) return; // released, or another epoch learned, meanwhile
     const k = this.known.get(vmId)!;
     const stopAt = k.since + k.lease.leaseMs - this.stopBeforeMs;
-    const now = this.c.clock.now();
+    const now = this.mono();
     if (now >= stopAt) {
       this.owned.delete(vmId);
       await this.c.hypervisor.stop(vmId).catch(() => undefined);

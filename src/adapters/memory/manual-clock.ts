@@ -14,16 +14,23 @@ interface Timer {
  */
 export class ManualClock implements Clock {
   private time: number;
+  private readonly startMs: number;
   private timers: Timer[] = [];
   private nextId = 1;
   private seq = 0;
 
   constructor(startMs = 1_767_225_600_000) {
     this.time = startMs;
+    this.startMs = startMs;
   }
 
   now(): number {
     return this.time;
+  }
+
+  /** Virtual time elapsed since the clock was created (a monotonic clock: views' skews do not move it). */
+  monotonic(): number {
+    return this.time - this.startMs;
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
@@ -69,6 +76,7 @@ export class ManualClock implements Clock {
   view(skewMs: () => number): Clock {
     return {
       now: () => this.time + skewMs(),
+      monotonic: () => this.monotonic(),
       setTimer: (d, fn) => this.setTimer(d, fn),
       clearTimer: (h) => this.clearTimer(h),
     };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyBuilder } from '../../../src/core/policy/builder.js';
+import { Coordinator } from '../../../src/replica/coordinator.js';
 import { createCluster, vm } from '../../support/cluster.js';
 
 describe('Coordinator: quorum decisions', () => {
@@ -59,5 +60,43 @@ describe('Coordinator: quorum decisions', () => {
     await c.settle(30_000);
     expect(c.node('n1').replica.conflictList('pending')).toHaveLength(1);
     expect(c.node('n1').hypervisor.actions).toEqual([]);
+  });
+
+  it('keeps a split-brain VM on the host holding its lease (over priority), and the fenced loser releases its lease', async () => {
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    const c = await createCluster({ nodes: 3, seed, coordinator: {}, priorities: { n1: 10, n2: 50, n3: 1 } });
+    const released: string[] = [];
+    // Every node knows n1 holds vm-7's lease; n2 (higher priority) runs it too, without a lease.
+    for (const n of c.nodes) {
+      n.coordinator!.stop();
+      n.coordinator = new Coordinator(
+        { nodeId: n.id, splitBrainResolution: 'quorum', enableAutoRecovery: true, nodePriorities: { n1: 10, n2: 50, n3: 1 } },
+        {
+          replica: n.replica,
+          paxos: n.paxos!,
+          clock: c.clock,
+          hypervisor: n.hypervisor,
+          leases: {
+            holder: (vmId) => (vmId === 'vm-7' ? 'n1' : undefined),
+            release: (vmId) => {
+              released.push(`${n.id}:${vmId}`);
+              return Promise.resolve();
+            },
+          },
+        },
+      );
+      n.coordinator.start();
+    }
+    await Promise.all([
+      c.node('n1').replica.putVm(vm('vm-7', { host: 'n1' })),
+      c.node('n2').replica.putVm(vm('vm-7', { host: 'n2' })),
+    ]);
+    await c.settle();
+    const final = c.node('n3').replica.get('vm/vm-7')!;
+    expect(final.versions, `seed ${seed}`).toHaveLength(1);
+    expect((final.versions[0]!.data as { host: string }).host, `seed ${seed}`).toBe('n1');
+    expect(c.node('n2').hypervisor.actions).toEqual([expect.objectContaining({ action: 'fence', vmId: 'vm-7' })]);
+    expect(c.node('n1').hypervisor.actions).toEqual([]);
+    expect(released).toEqual(['n2:vm-7']);
   });
 });

@@ -15,6 +15,9 @@ const MARGIN = 2_000;
 
 async function setup(n: number, seed = 1) {
   const clock = new ManualClock();
+  /** Per node: its wall-clock offset (a clock step changes it; the monotonic clock does not move). */
+  const skew = new Map<string, number>();
+  const audits: Array<{ node: string; kind: string; data: unknown }> = [];
   const random = new SeededRandom(seed);
   const net = new MemoryNetwork({ clock, random: random.fork(), latency: { min: 1, max: 5 }, requestTimeoutMs: 300 });
   const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -27,7 +30,15 @@ async function setup(n: number, seed = 1) {
       const hypervisor = new FakeHypervisor();
       const paxos = new Paxos({ nodeId: id, voters, phaseTimeoutMs: 200, maxAttempts: 5 }, { rpc, store, clock, random: random.fork() });
       const fd = new FailureDetector({ nodeId: id, voters, heartbeatMs: 500 }, { rpc, transport, clock });
-      const leases = new LeaseManager({ nodeId: id, leaseMs: LEASE, marginMs: MARGIN }, { paxos, rpc, store, clock, hypervisor, failureDetector: fd });
+      const view = clock.view(() => skew.get(id) ?? 0);
+      const audit = (kind: string, data: unknown): Promise<void> => {
+        audits.push({ node: id, kind, data });
+        return Promise.resolve();
+      };
+      const leases = new LeaseManager(
+        { nodeId: id, leaseMs: LEASE, marginMs: MARGIN },
+        { paxos, rpc, store, clock: view, hypervisor, failureDetector: fd, audit },
+      );
       await leases.start();
       fd.start();
       return { id, leases, hypervisor, fd };
@@ -63,7 +74,11 @@ async function setup(n: number, seed = 1) {
     clock.runUntil(end);
   };
   await advance(1_500);
-  return { clock, net, nodes, node, during, advance };
+  /** A wall-clock step on one node (NTP, a resumed VM). */
+  const step = (id: string, byMs: number): void => {
+    skew.set(id, (skew.get(id) ?? 0) + byMs);
+  };
+  return { clock, net, nodes, node, during, advance, step, audits };
 }
 
 describe('VM ownership leases', () => {
@@ -132,5 +147,110 @@ describe('VM ownership leases', () => {
       expect(r.status).toBe('rejected');
     }
     for (const node of c.nodes) expect(node.leases.current('vm-9')).toBeUndefined();
+  });
+
+  it('a released lease stops renewing at once and another node acquires it without waiting lease + margin', async () => {
+    const c = await setup(3);
+    const r = await c.during(c.node('n1').leases.startVm('vm-1'));
+    const epoch = (r as PromiseFulfilledResult<{ epoch: number }>).value.epoch;
+    await c.advance(100); // the decision reaches every node
+    expect(c.node('n2').leases.holder('vm-1')).toBe('n1');
+    await c.node('n1').hypervisor.stop('vm-1'); // placed elsewhere: this host stops it, then releases
+    const released = c.node('n1').leases.release('vm-1');
+    // At once: the epoch cannot be used any more.
+    expect(() => c.node('n1').leases.assertEpoch('vm-1', epoch)).toThrow(expect.objectContaining({ code: 'ERR_STALE_EPOCH' }) as Error);
+    expect(await c.during(released)).toMatchObject({ status: 'fulfilled' });
+    expect(c.node('n1').leases.current('vm-1')).toMatchObject({ owner: 'n1', epoch: epoch + 1, released: true });
+    expect(c.audits).toContainEqual({ node: 'n1', kind: 'lease', data: { vmId: 'vm-1', owner: 'n1', epoch, action: 'released' } });
+    const t0 = c.clock.now();
+    const taken = await c.during(c.node('n2').leases.startVm('vm-1'));
+    expect(taken).toMatchObject({ status: 'fulfilled', value: { owner: 'n2', epoch: epoch + 2 } });
+    expect(c.clock.now() - t0).toBeLessThan(1_000);
+    await c.advance(100);
+    expect(c.node('n3').leases.holder('vm-1')).toBe('n2');
+    // n1 renews nothing from now on: n2 keeps the VM.
+    await c.advance(LEASE * 3);
+    expect(c.node('n1').hypervisor.actions.filter((a) => a.action === 'start')).toHaveLength(1);
+    expect(c.node('n3').leases.current('vm-1')).toMatchObject({ owner: 'n2' });
+    expect(c.node('n3').leases.current('vm-1')!.epoch).toBeGreaterThan(epoch + 2);
+  });
+
+  it('a release during an in-flight renewal wins: the renewed epoch is not used and is released too', async () => {
+    const c = await setup(3);
+    const r = await c.during(c.node('n1').leases.acquire('vm-1'));
+    const epoch = (r as PromiseFulfilledResult<{ epoch: number }>).value.epoch;
+    const renewal = c.node('n1').leases.acquire('vm-1');
+    await flushMicrotasks(); // the renewal is in flight (its quorum read sent)
+    const released = c.node('n1').leases.release('vm-1');
+    expect(await c.during(renewal)).toMatchObject({ status: 'rejected', reason: { code: 'ERR_STALE_EPOCH' } });
+    expect(await c.during(released)).toMatchObject({ status: 'fulfilled' });
+    // The renewal was granted (epoch + 1), then released (epoch + 2).
+    expect(c.node('n1').leases.current('vm-1')).toMatchObject({ owner: 'n1', epoch: epoch + 2, released: true });
+    expect(c.node('n1').leases.holder('vm-1')).toBeUndefined();
+    expect(await c.during(c.node('n3').leases.acquire('vm-1'))).toMatchObject({ status: 'fulfilled', value: { owner: 'n3', epoch: epoch + 3 } });
+  });
+
+  it('a release without quorum is not decided: the lease runs out as usual, and is not renewed', async () => {
+    const c = await setup(3);
+    const r = await c.during(c.node('n1').leases.acquire('vm-1'));
+    const epoch = (r as PromiseFulfilledResult<{ epoch: number }>).value.epoch;
+    c.net.partition([['n1'], ['n2', 'n3']]);
+    expect(await c.during(c.node('n1').leases.release('vm-1'))).toMatchObject({ status: 'fulfilled' });
+    expect(c.audits.at(-1)).toMatchObject({ node: 'n1', data: { epoch, action: expect.stringMatching(/no quorum/) as string } });
+    c.net.heal();
+    expect(await c.during(c.node('n2').leases.acquire('vm-1'))).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEASE_HELD' } });
+    await c.advance(LEASE + MARGIN);
+    expect(await c.during(c.node('n2').leases.acquire('vm-1'))).toMatchObject({ status: 'fulfilled', value: { owner: 'n2', epoch: epoch + 1 } });
+  });
+
+  it('releasing a lease this node does not hold decides nothing', async () => {
+    const c = await setup(3);
+    await c.during(c.node('n1').leases.acquire('vm-1'));
+    const before = c.node('n1').leases.current('vm-1');
+    expect(await c.during(c.node('n2').leases.release('vm-1'))).toMatchObject({ status: 'fulfilled' });
+    expect(await c.during(c.node('n3').leases.release('vm-2'))).toMatchObject({ status: 'fulfilled' });
+    await c.advance(100);
+    expect(c.node('n2').leases.current('vm-1')).toEqual(before);
+    expect(c.node('n1').leases.holder('vm-1')).toBe('n1');
+    expect(c.audits.filter((a) => a.node !== 'n1')).toEqual([]);
+  });
+
+  it('leases are timed on the monotonic clock: a 15 s forward wall-clock step on the majority does not end the owner\'s lease early', async () => {
+    const c = await setup(3);
+    await c.during(c.node('n1').leases.startVm('vm-1'));
+    c.net.partition([['n1'], ['n2', 'n3']]);
+    const cut = c.clock.monotonic();
+    c.step('n2', 15_000);
+    c.step('n3', 15_000);
+    await c.advance(LEASE - 1_000);
+    const early = await c.during(c.node('n2').leases.acquire('vm-1'));
+    expect(early).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEASE_HELD', meta: { owner: 'n1' } } });
+    // Its wall-clock `until` is for people, on n2's (stepped) clock; the lease itself did not move.
+    expect((early as PromiseRejectedResult).reason).toMatchObject({ meta: { until: expect.any(Number) as number } });
+    await c.advance(LEASE + MARGIN);
+    const stop = c.node('n1').hypervisor.actions.findIndex((a) => a.action === 'stop');
+    expect(stop).toBeGreaterThan(-1);
+    const taken = await c.during(c.node('n2').leases.startVm('vm-1'));
+    expect(taken).toMatchObject({ status: 'fulfilled', value: { owner: 'n2' } });
+    expect(c.clock.monotonic() - cut).toBeGreaterThanOrEqual(LEASE);
+  });
+
+  it('a backward wall-clock step on a cut-off owner does not extend its lease: it stops the VM stopBefore ahead of the lease end', async () => {
+    const c = await setup(3);
+    const t0 = c.clock.monotonic();
+    await c.during(c.node('n1').leases.startVm('vm-1'));
+    c.net.partition([['n1'], ['n2', 'n3']]);
+    c.step('n1', -6_000);
+    let stoppedAt: number | undefined;
+    while (stoppedAt === undefined && c.clock.monotonic() - t0 < 3 * LEASE) {
+      await c.advance(100);
+      if (!c.node('n1').hypervisor.running.has('vm-1')) stoppedAt = c.clock.monotonic();
+    }
+    // Granted at ~t0 and never renewed (cut off): stopped at lease − stopBefore (8 s), not 6 s later.
+    expect(stoppedAt).toBeDefined();
+    expect(stoppedAt! - t0).toBeGreaterThanOrEqual(LEASE - LEASE / 5);
+    expect(stoppedAt! - t0).toBeLessThan(LEASE);
+    // The majority still waits for lease + margin from when it learned the lease.
+    expect(await c.during(c.node('n3').leases.acquire('vm-1'))).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEASE_HELD' } });
   });
 });
