@@ -4,6 +4,11 @@
  * `paxos` sublevel with a synced write BEFORE the acceptor replies, so a restarted acceptor keeps its
  * promises. Only the configured voters accept; quorum = floor(expectedVotes / 2) + 1, so any two
  * quorums intersect and two proposers can never decide different values for one key.
+ *
+ * Latency: each phase proceeds as soon as a quorum has answered (the slower voters' replies are
+ * still read when they come, for their ballots); the proposer's own record of the decision is a
+ * cache (the decision is durable in the accepted values of a quorum, and a later prepare finds it),
+ * so it is written after `propose` resolves, not before.
  */
 import { canonicalJson } from '../core/codec/canonical.js';
 import { DwcpError } from '../core/errors.js';
@@ -163,8 +168,8 @@ export class Paxos {
       if (learnedMeanwhile) return learnedMeanwhile as Decided<T>;
       const ballot: Ballot = { n: (this.highestSeen.get(key) ?? 0) + 1, node: this.self };
       this.highestSeen.set(key, ballot.n);
-      // Phase 1: prepare.
-      const promises = await this.broadcast(key, 'px-prepare', { key, ballot }, signal);
+      // Phase 1: prepare, until a quorum promised (or someone reports a decision, or a quorum is out of reach).
+      const promises = await this.gather('px-prepare', { key, ballot }, signal, (r) => r.decided !== undefined);
       let chosen: unknown = value;
       let best: Ballot | null = null;
       let oks = 0;
@@ -183,8 +188,8 @@ export class Paxos {
         lastDetail = `prepare ${formatBallot(ballot)}: ${oks} of ${this.quorum} promises`;
         continue;
       }
-      // Phase 2: accept.
-      const accepts = await this.broadcast(key, 'px-accept', { key, ballot, value: chosen }, signal);
+      // Phase 2: accept, until a quorum accepted (or a quorum is out of reach).
+      const accepts = await this.gather('px-accept', { key, ballot, value: chosen }, signal);
       const acceptedBy: string[] = [];
       for (const [voter, r] of accepts) {
         this.noteBallot(key, r.promised as Ballot | null);
@@ -195,8 +200,10 @@ export class Paxos {
         continue;
       }
       const decided = this.learn(key, { value: chosen, ballot: formatBallot(ballot), voters: acceptedBy.sort() });
-      await this.persistDecided(key, chosen);
-      void this.broadcast(key, 'px-decided', { key, value: chosen, ballot: decided.ballot, voters: decided.voters }).catch(() => undefined);
+      // Not awaited, and sent after the caller has seen the decision (its messages are off the
+      // decision's path): see the module comment. The local acceptor records it through px-decided.
+      const announce = { key, value: chosen, ballot: decided.ballot, voters: decided.voters };
+      this.c.clock.setTimer(0, () => void this.broadcast(key, 'px-decided', announce).catch(() => undefined));
       return decided as Decided<T>;
     }
     throw new NoQuorumError(key, lastDetail);
@@ -248,6 +255,62 @@ export class Paxos {
   }
 
   // ------------------------------------------------------------------ plumbing
+
+  /**
+   * Sends a phase's request to every voter and resolves, sorted by voter, with the replies in hand
+   * as soon as `quorum` voters replied `ok`, or a reply is `final` (e.g. reports a decision), or a
+   * quorum can no longer be reached, or every voter answered or failed. Replies arriving later
+   * still update the highest ballot seen.
+   */
+  private gather(
+    type: 'px-prepare' | 'px-accept',
+    body: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+    final: (r: Record<string, unknown>) => boolean = () => false,
+  ): Promise<Array<[string, Record<string, unknown>]>> {
+    const key = body.key as string;
+    const voters = this.voters;
+    const quorum = this.quorum;
+    return new Promise((resolve) => {
+      const out: Array<[string, Record<string, unknown>]> = [];
+      let oks = 0;
+      let settled = 0;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        resolve([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+      };
+      const check = (): void => {
+        if (oks >= quorum || settled === voters.length || settled - oks > voters.length - quorum) finish();
+      };
+      for (const voter of voters) {
+        const call =
+          voter === this.self
+            ? (this.local(type, body) as Promise<Record<string, unknown>>)
+            : this.callWithTimeout(voter, type, body, signal);
+        call.then(
+          (r) => {
+            settled++;
+            if (done) {
+              this.noteBallot(key, (r.promised as Ballot | null | undefined) ?? null);
+              return;
+            }
+            out.push([voter, r]);
+            if (r.ok === true) oks++;
+            if (final(r)) finish();
+            else check();
+          },
+          () => {
+            // An unreachable voter simply does not count toward the quorum.
+            settled++;
+            check();
+          },
+        );
+      }
+      check();
+    });
+  }
 
   private async broadcast(key: string, type: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Array<[string, Record<string, unknown>]>> {
     const out: Array<[string, Record<string, unknown>]> = [];

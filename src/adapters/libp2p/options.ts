@@ -1,3 +1,4 @@
+import type { TopicScoreParams } from '@libp2p/gossipsub/score';
 import type { PrivateKey } from '@libp2p/interface';
 import type { TransportLogger } from './logger.js';
 
@@ -16,9 +17,30 @@ export type RejectReason =
   /** Published longer than `maxEnvelopeAgeMs` ago by the publisher's clock. */
   | 'stale'
   /** An rpc hello for another cluster. */
-  | 'wrong-cluster';
+  | 'wrong-cluster'
+  /** Over the propagating peer's rate (`peerMessageRate`): dropped before decoding, not penalised. */
+  | 'rate-limited'
+  /** From a peer banned for sending invalid messages (until its connections are closed). */
+  | 'banned';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['oversized', 'undecodable', 'unsigned', 'wrong-binding', 'replayed', 'stale', 'wrong-cluster'];
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'oversized',
+  'undecodable',
+  'unsigned',
+  'wrong-binding',
+  'replayed',
+  'stale',
+  'wrong-cluster',
+  'rate-limited',
+  'banned',
+];
+
+/** Why a peer was banned. */
+export type BanReason =
+  /** `banAfterInvalid` invalid messages within `banStrikeWindowMs`, counted by the topic validator. */
+  | 'invalid-messages'
+  /** Its gossipsub score fell below the graylist threshold (invalid signatures count there). */
+  | 'score';
 
 /** Plain, cloneable options (the live collaborators are in `Libp2pTransportComponents`). */
 export interface Libp2pTransportInit {
@@ -75,6 +97,22 @@ export interface Libp2pTransportInit {
   readonly dialTimeoutMs?: number;
   /** gossipsub heartbeat (default 700 ms: mesh repair and IHAVE gossip come sooner than libp2p's 1 s). */
   readonly gossipHeartbeatMs?: number;
+  /**
+   * Gossip messages a second accepted from one propagating peer (default 2,000; 0: no limit); the
+   * excess is dropped before decoding, without penalty (anti-entropy repairs what an honest burst
+   * loses). Bursts up to `peerMessageBurst` (default 4,000).
+   */
+  readonly peerMessageRate?: number;
+  readonly peerMessageBurst?: number;
+  /**
+   * Invalid gossip messages (refused by the validator) from one peer within `banStrikeWindowMs`
+   * (default 10 s) that get it banned (default 64; 0: never). A banned peer, or one whose gossipsub
+   * score falls below the graylist threshold, is disconnected and its connections refused for `banMs`
+   * (default 10 min).
+   */
+  readonly banAfterInvalid?: number;
+  readonly banStrikeWindowMs?: number;
+  readonly banMs?: number;
 }
 
 /** Live collaborators. */
@@ -86,6 +124,8 @@ export interface Libp2pTransportComponents {
   readonly now?: () => number;
   /** Called for every refused gossip message or hello; `peerId` is the signer or remote peer when known. */
   readonly onRejected?: (reason: RejectReason, peerId: string | undefined) => void;
+  /** Called when a peer is banned (and disconnected) until `until` (the `now` clock's ms). */
+  readonly onPeerBanned?: (peerId: string, reason: BanReason, until: number) => void;
 }
 
 export const transportDefaults = {
@@ -106,7 +146,51 @@ export const transportDefaults = {
   redialIntervalMs: 2_000,
   dialTimeoutMs: 5_000,
   gossipHeartbeatMs: 700,
+  peerMessageRate: 2_000,
+  peerMessageBurst: 4_000,
+  banAfterInvalid: 64,
+  banStrikeWindowMs: 10_000,
+  banMs: 10 * 60_000,
 } as const;
+
+/**
+ * gossipsub peer scoring for the dwcp topic. Only misbehaviour is scored: an invalid message (one
+ * the validator refuses, or a bad signature) costs its propagating peer P4 = -(invalid deliveries)²,
+ * decaying by 10% a second, so about nine invalid messages in a row cross the graylist threshold
+ * (-80: the peer's RPCs are then dropped unread) and a peer with a stray invalid message recovers in
+ * seconds. Mesh-delivery penalties (P3, P3b) are off: a quiet cluster delivers few messages, and an
+ * honest idle peer must not lose score for it. Small positive terms for time in mesh and first
+ * deliveries (capped at 10 in all).
+ */
+export const GOSSIP_SCORE_THRESHOLDS = {
+  gossipThreshold: -10,
+  publishThreshold: -50,
+  graylistThreshold: -80,
+  acceptPXThreshold: 10,
+  opportunisticGraftThreshold: 5,
+} as const;
+
+export function gossipTopicScoreParams(): TopicScoreParams {
+  return {
+    topicWeight: 1,
+    timeInMeshWeight: 0.01,
+    timeInMeshQuantum: 1_000,
+    timeInMeshCap: 300,
+    firstMessageDeliveriesWeight: 0.1,
+    firstMessageDeliveriesDecay: 0.9,
+    firstMessageDeliveriesCap: 70,
+    meshMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesDecay: 0.5,
+    meshMessageDeliveriesCap: 100,
+    meshMessageDeliveriesThreshold: 1,
+    meshMessageDeliveriesWindow: 10,
+    meshMessageDeliveriesActivation: 5_000,
+    meshFailurePenaltyWeight: 0,
+    meshFailurePenaltyDecay: 0.5,
+    invalidMessageDeliveriesWeight: -1,
+    invalidMessageDeliveriesDecay: 0.9,
+  };
+}
 
 export const RPC_PROTOCOL = '/dwcp/rpc/1';
 
@@ -137,6 +221,8 @@ export interface Libp2pTransportStats {
   readonly requestsServed: number;
   readonly requestFailures: number;
   readonly requestTimeouts: number;
+  /** Peers banned (and disconnected) since start, by reason. */
+  readonly peersBanned: Readonly<Record<BanReason, number>>;
   /** Publishes waiting for a retry right now. */
   readonly queuedPublishes: number;
 }

@@ -28,15 +28,19 @@ import {
 import { rejectionMetricsRegister } from './gossip-metrics.js';
 import { silentLogger, type TransportLogger } from './logger.js';
 import {
+  GOSSIP_SCORE_THRESHOLDS,
   gossipTopic,
+  gossipTopicScoreParams,
   REJECT_REASONS,
   RPC_PROTOCOL,
   transportDefaults,
   type Libp2pTransportComponents,
   type Libp2pTransportInit,
+  type BanReason,
   type Libp2pTransportStats,
   type RejectReason,
 } from './options.js';
+import { PeerGuard } from './peer-guard.js';
 import { parsePsk } from './psk.js';
 import { ReplayGuard, SeqCounter } from './replay-guard.js';
 import { RpcChannel, type RpcChannelComponents } from './rpc-channel.js';
@@ -61,6 +65,10 @@ const ENVELOPE_OVERHEAD = 3 + 64 + 16;
 const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 1_000;
 const REDIAL_MAX_MS = 30_000;
+/** Rejections logged at most once a second per reason (a flood must not flood the log too). */
+const REJECT_LOG_INTERVAL_MS = 1_000;
+/** Peers (buckets, strikes, bans) the flood guard tracks at most. */
+const GUARD_MAX_PEERS = 4_096;
 /** gossipsub's own signature/format checks, as reported by its metric (see gossip-metrics.ts). */
 const GOSSIPSUB_FORMAT_ERRORS = new Set(['invalid_signature', 'invalid_seqno', 'invalid_peerid', 'signature_present', 'seqno_present', 'from_present']);
 
@@ -114,6 +122,10 @@ export class Libp2pTransport implements Transport {
   private readonly detach: Array<() => void> = [];
 
   private readonly rejected: Record<RejectReason, number>;
+  private readonly peerGuard: PeerGuard;
+  private readonly banCounts: Record<BanReason, number> = { 'invalid-messages': 0, score: 0 };
+  /** Per reject reason: when it was last logged, and how many went unlogged since. */
+  private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
   private readonly counters = {
     bindingConflicts: 0,
     gossipPublished: 0,
@@ -157,6 +169,14 @@ export class Libp2pTransport implements Transport {
     this.guard = new ReplayGuard(this.opts.replayWindow);
     this.seq = new SeqCounter(this.now);
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    this.peerGuard = new PeerGuard({
+      ratePerSec: this.opts.peerMessageRate,
+      burst: Math.max(1, this.opts.peerMessageBurst),
+      banAfterStrikes: this.opts.banAfterInvalid,
+      strikeWindowMs: Math.max(1, this.opts.banStrikeWindowMs),
+      banMs: this.opts.banMs,
+      maxPeers: GUARD_MAX_PEERS,
+    });
     this.bootstrapAddrs = this.opts.bootstrap.map((s) => {
       const addr = multiaddr(s);
       const peer = addr.getComponents().findLast((c) => c.name === 'p2p')?.value;
@@ -259,7 +279,9 @@ export class Libp2pTransport implements Transport {
           maxInboundDataLength: Math.max(4 * 1024 * 1024, 2 * maxWire + 64 * 1024),
           allowedTopics: [this.topic],
           // Agents of one cluster often share an address (tests, NAT): no IP colocation penalty.
-          scoreParams: { IPColocationFactorWeight: 0 },
+          // Invalid messages on the dwcp topic are scored (see gossipTopicScoreParams).
+          scoreParams: { IPColocationFactorWeight: 0, topics: { [this.topic]: gossipTopicScoreParams() } },
+          scoreThresholds: { ...GOSSIP_SCORE_THRESHOLDS },
           metricsRegister: rejectionMetricsRegister((error) => this.onGossipsubInvalid(error)),
           metricsTopicStrToLabel: new Map([[this.topic, 'gossip']]),
         }),
@@ -278,15 +300,18 @@ export class Libp2pTransport implements Transport {
     const pubsub = node.services.pubsub;
     const onMessage = (evt: CustomEvent<Message>): void => this.onGossip(evt.detail);
     const onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => this.onSubscriptionChange(evt.detail);
+    const onHeartbeat = (): void => this.banLowScores(pubsub);
     pubsub.addEventListener('message', onMessage);
     pubsub.addEventListener('subscription-change', onSubscription);
-    pubsub.topicValidators.set(this.topic, (_source, msg) => this.validate(msg));
+    pubsub.addEventListener('gossipsub:heartbeat', onHeartbeat);
+    pubsub.topicValidators.set(this.topic, (source, msg) => this.validate(source.toString(), msg));
     this.detach.push(() => {
       node.removeEventListener('peer:connect', onConnect);
       node.removeEventListener('peer:disconnect', onDisconnect);
       node.removeEventListener('connection:open', onConnectionOpen);
       pubsub.removeEventListener('message', onMessage);
       pubsub.removeEventListener('subscription-change', onSubscription);
+      pubsub.removeEventListener('gossipsub:heartbeat', onHeartbeat);
       pubsub.topicValidators.delete(this.topic);
     });
     await node.handle(RPC_PROTOCOL, (stream, connection) => this.onInboundStream(stream, connection), {
@@ -431,17 +456,22 @@ export class Libp2pTransport implements Transport {
   }
 
   stats(): Libp2pTransportStats {
-    return { ...this.counters, rejected: { ...this.rejected }, queuedPublishes: this.queue.length };
+    return { ...this.counters, rejected: { ...this.rejected }, peersBanned: { ...this.banCounts }, queuedPublishes: this.queue.length };
   }
 
   // ---- connections and peer state ----------------------------------------------------------------
 
+  /** Refuses banned peers (both directions) and, when `allowPeers` is set, every peer not on it. */
   private gater(): ConnectionGater {
     const allow = new Set(this.opts.allowPeers);
-    if (allow.size === 0) return {};
     const deny = (peer: PeerId, direction: string): boolean => {
-      const denied = !allow.has(peer.toString());
-      if (denied) this.log.warn('connection refused: peer not on the allowlist', { peer: peer.toString(), direction });
+      const id = peer.toString();
+      if (this.peerGuard.isBanned(id, this.now())) {
+        this.log.debug('connection refused: peer is banned', { peer: id, direction });
+        return true;
+      }
+      const denied = allow.size > 0 && !allow.has(id);
+      if (denied) this.log.warn('connection refused: peer not on the allowlist', { peer: id, direction });
       return denied;
     };
     return {
@@ -459,6 +489,7 @@ export class Libp2pTransport implements Transport {
 
   private onDisconnect(peer: string): void {
     this.connected.delete(peer);
+    this.peerGuard.forget(peer);
     for (const ch of [...(this.channels.get(peer) ?? [])]) ch.close(new Error('peer disconnected'));
     if (this.up.delete(peer)) {
       const nodeId = this.binding?.nodeOf(peer);
@@ -684,8 +715,56 @@ export class Libp2pTransport implements Transport {
 
   // ---- gossip ------------------------------------------------------------------------------------
 
-  /** The topic validator: runs in gossipsub before delivery and before forwarding. */
-  private validate(msg: Message): TopicValidatorResult {
+  /**
+   * The topic validator: runs in gossipsub before delivery and before forwarding (and after
+   * gossipsub's own signature check: gossipsub 17 offers no per-peer hook before it). Cheap checks
+   * first: a banned or over-rate propagating peer's message is dropped before it is decoded. Every
+   * message refused as invalid is a strike against the peer that sent it (see PeerGuard), and
+   * gossipsub's score penalises it too (a `Reject`).
+   */
+  private validate(source: string, msg: Message): TopicValidatorResult {
+    const now = this.now();
+    if (this.peerGuard.isBanned(source, now)) return this.reject('banned', source, 'gossip');
+    if (!this.peerGuard.admit(source, now)) {
+      this.reject('rate-limited', source, 'gossip');
+      return TopicValidatorResult.Ignore;
+    }
+    const verdict = this.check(msg);
+    if (verdict === TopicValidatorResult.Reject && this.peerGuard.strike(source, now)) this.banPeer(source, 'invalid-messages', now);
+    return verdict;
+  }
+
+  /** Bans `peer`: counted, reported, disconnected, its connections refused until the ban ends. */
+  private banPeer(peer: string, reason: BanReason, now: number): void {
+    if (peer === this.selfPeerId || !this.peerGuard.ban(peer, now)) return;
+    this.banCounts[reason]++;
+    const until = now + this.opts.banMs;
+    this.log.warn('peer banned: disconnected, its connections refused', { peer, reason, banMs: this.opts.banMs });
+    try {
+      this.components.onPeerBanned?.(peer, reason, until);
+    } catch (err) {
+      this.log.error('onPeerBanned callback threw', { error: String(err) });
+    }
+    this.node?.hangUp(peerIdFromString(peer)).catch((err: unknown) => this.log.debug('hang-up of a banned peer failed', { peer, error: String(err) }));
+  }
+
+  /**
+   * At every heartbeat: bans the connected peers whose gossipsub score fell below the graylist
+   * threshold (gossipsub then already ignores them; a ban also stops the decryption and decoding of
+   * what they send). This is how invalid signatures, which never reach the validator, get a peer banned.
+   */
+  private banLowScores(pubsub: GossipSub): void {
+    const getScore = (pubsub as unknown as { getScore?: (peer: string) => number }).getScore;
+    if (typeof getScore !== 'function' || this.opts.banAfterInvalid <= 0) return;
+    const now = this.now();
+    for (const p of pubsub.getPeers()) {
+      const peer = p.toString();
+      if (getScore.call(pubsub, peer) < GOSSIP_SCORE_THRESHOLDS.graylistThreshold) this.banPeer(peer, 'score', now);
+    }
+  }
+
+  /** The validator's checks of one message (see `validate`). */
+  private check(msg: Message): TopicValidatorResult {
     if (msg.type !== 'signed') return this.reject('unsigned', undefined, 'gossip');
     const signer = msg.from.toString();
     if (msg.data.byteLength > this.opts.maxMessageBytes + ENVELOPE_OVERHEAD) {
@@ -740,7 +819,15 @@ export class Libp2pTransport implements Transport {
 
   private reject(reason: RejectReason, peer: string | undefined, via: 'hello' | 'gossip', meta: Record<string, unknown> = {}): TopicValidatorResult {
     this.rejected[reason]++;
-    this.log.warn(`${via} rejected: ${reason}`, { peer, ...meta });
+    const now = performance.now();
+    const logged = this.rejectLog.get(reason);
+    if (!logged || now - logged.at >= REJECT_LOG_INTERVAL_MS) {
+      const suppressed = logged?.suppressed ?? 0;
+      this.rejectLog.set(reason, { at: now, suppressed: 0 });
+      this.log.warn(`${via} rejected: ${reason}`, { peer, ...meta, ...(suppressed > 0 ? { alsoRejectedSinceLastLog: suppressed } : {}) });
+    } else {
+      logged.suppressed++;
+    }
     try {
       this.components.onRejected?.(reason, peer);
     } catch (err) {

@@ -41,6 +41,8 @@ export interface AgentNode {
   readonly outcomes: Record<string, number>;
   /** Gossip payloads the replica refused (its `rejected` events). */
   readonly replicaRejected: Array<{ from: string; reason: string }>;
+  /** Peers the transport banned (its onPeerBanned). */
+  readonly bans: Array<{ peer: string; reason: string; at: number }>;
   addr(): string;
   pubsub(): GossipSub;
   stop(): Promise<void>;
@@ -50,6 +52,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
   const refused: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   const replicaRejected: Array<{ from: string; reason: string }> = [];
+  const bans: Array<{ peer: string; reason: string; at: number }> = [];
   const t = createLibp2pTransport(
     {
       nodeId,
@@ -62,7 +65,10 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
       redialIntervalMs: 500,
       ...init,
     },
-    { onRejected: (reason: RejectReason) => (refused[reason] = (refused[reason] ?? 0) + 1) },
+    {
+      onRejected: (reason: RejectReason) => (refused[reason] = (refused[reason] ?? 0) + 1),
+      onPeerBanned: (peer, reason) => bans.push({ peer, reason, at: performance.now() }),
+    },
   );
   const store = new MemoryStore();
   await store.open();
@@ -83,6 +89,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     refused,
     outcomes,
     replicaRejected,
+    bans,
     addr: () => t.multiaddrs()[0]!,
     pubsub: () => pubsubOf(t),
     async stop() {

@@ -68,6 +68,22 @@ describe('Paxos', () => {
     );
   });
 
+  it('decides as soon as a quorum answered, without waiting for unresponsive voters', async () => {
+    const { nodes, network, clock, run } = await setup(7);
+    // v4 and v5 never answer v1 (their requests hang until the 150 ms phase timeout).
+    network.block('v1', 'v4');
+    network.block('v1', 'v5');
+    const t0 = clock.now();
+    const [r] = await run([nodes[0]!.paxos.propose('k', 'fast')]);
+    expect(r).toMatchObject({ status: 'fulfilled', value: { value: 'fast' } });
+    // Two phases of round trips of at most 2 x 30 ms each: well under one phase timeout.
+    expect(clock.now() - t0, 'virtual ms to decide').toBeLessThan(150);
+    // The unresponsive voters learn the decision once they can be reached.
+    network.heal();
+    const [late] = await run([nodes[4]!.paxos.propose('k', 'other')]);
+    expect(late).toMatchObject({ status: 'fulfilled', value: { value: 'fast' } });
+  });
+
   it('cannot decide in a minority partition, and the majority still can', async () => {
     const { nodes, network, run } = await setup(3);
     network.partition([
