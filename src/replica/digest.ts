@@ -1,12 +1,17 @@
-import { sha256Hex } from '../core/codec/canonical.js';
+import { hash } from 'node:crypto';
 import type { Version } from '../core/conflict/version.js';
 
 /** Number of hash buckets the version sets are summarised into for anti-entropy. */
 export const DEFAULT_BUCKETS = 1024;
 
-/** 64-bit hash of a resource's version set (hex), independent of order. */
+/**
+ * 64-bit hash of a resource's version set (hex), independent of order: the first 8 bytes of
+ * SHA-256(resource id + "\n" + the sorted version ids joined by ","). The 16 hex digits are made from
+ * those bytes alone, a flat string that holds no reference to a longer one (it is kept per resource).
+ */
 export function setHash(resourceId: string, versions: readonly Version[]): string {
-  return sha256Hex(resourceId + '\n' + versions.map((v) => v.id).sort().join(',')).slice(0, 16);
+  const ids = versions.length === 1 ? versions[0]!.id : versions.map((v) => v.id).sort().join(',');
+  return hash('sha256', resourceId + '\n' + ids, 'buffer').toString('hex', 0, 8);
 }
 
 /**
@@ -27,8 +32,9 @@ export class DigestIndex {
     this.members = Array.from({ length: buckets }, () => new Set<string>());
   }
 
+  /** The first 32 bits of SHA-256(resource id), big-endian, mod the bucket count. */
   bucketOf(resourceId: string): number {
-    return parseInt(sha256Hex(resourceId).slice(0, 8), 16) % this.buckets;
+    return hash('sha256', resourceId, 'buffer').readUInt32BE(0) % this.buckets;
   }
 
   /** Record a resource's new set hash (undefined: the resource has no versions). */

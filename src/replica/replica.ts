@@ -4,14 +4,14 @@
  * version sets, a bounded ancestor history, the conflict records and the audit log. It talks to the
  * world only through the ports (ports.ts) and is deterministic given its inputs.
  */
-import { Buffer } from 'node:buffer';
 import { HlcClock, type Hlc } from '../core/clock/hlc.js';
 import { VectorClock } from '../core/clock/vector-clock.js';
 import { ClusterIndex } from '../core/conflict/cluster-index.js';
 import { findingsToConflict, type Contention } from '../core/conflict/cluster-index.js';
 import { ConflictDetector } from '../core/conflict/detector.js';
 import type { Conflict, ConflictType, Severity } from '../core/conflict/types.js';
-import { createVersion, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
+import { takeCanonicalJson } from '../core/codec/canonical.js';
+import { createVersion, digestFromCanonical, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js';
@@ -156,10 +156,24 @@ function historyKey(resourceId: string, seq: number): string {
   return `${resourceId}\u0000${String(seq).padStart(HISTORY_SEQ_DIGITS, '0')}`;
 }
 
-/** A version's JSON text, as versionToJSON gives it: serialised once per write and spliced into records. */
-function versionJson(v: Version): string {
-  return JSON.stringify(versionToJSON(v));
+/**
+ * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
+ * entries sorted by node id), written directly rather than through an intermediate object:
+ * serialised once per write and spliced into records and gossip. `dataText`: the data's JSON text
+ * when the caller has it (canonical JSON from validation).
+ */
+function versionJson(v: Version, dataText?: string): string {
+  let clock = '{';
+  for (const [k, n] of v.clock.entries()) clock += (clock.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + String(n);
+  return (
+    `{"id":${JSON.stringify(v.id)},"resourceId":${JSON.stringify(v.resourceId)},"clock":${clock}},` +
+    `"hlc":{"wall":${JSON.stringify(v.hlc.wall)},"logical":${JSON.stringify(v.hlc.logical)}},"origin":${JSON.stringify(v.origin)},` +
+    `"data":${dataText ?? JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
+  );
 }
+
+/** Versions whose JSON text is kept for their history record (a few MB of text at most). */
+const RECENT_JSON_LIMIT = 4096;
 
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, maxDriftMs: 60_000 };
 
@@ -179,6 +193,12 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   private outbox: Version[] = [];
   /** The outbox versions' JSON texts where the write at hand had them (spliced into the payload). */
   private outboxJson: Array<string | undefined> = [];
+  /**
+   * The JSON texts of the versions most recently written or applied here, oldest first (bounded):
+   * when such a version is superseded its history record reuses the text instead of serialising the
+   * version again. Only versions still current are looked up, so a text is dropped once used.
+   */
+  private readonly recentJson = new Map<Version, string>();
   private flushTimer: TimerHandle | undefined;
   private started = false;
   private degradedReason: string | undefined;
@@ -318,6 +338,10 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       }
     }
     const now = this.c.clock.now();
+    // A VM state was just encoded canonically by parseVmState: its digest hashes that text. (The
+    // stored and gossiped text keeps the state's own key order, as reads return it.)
+    const canonical = parsedVm && !options.deleted ? takeCanonicalJson(data) : undefined;
+    if (canonical !== undefined) digestFromCanonical(data as object, canonical);
     const base = options.context ? current.join(options.context) : current;
     const version = createVersion({
       resourceId,
@@ -335,6 +359,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
     const json = versionJson(version);
     this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
+    this.rememberJson(version, json);
     this.auditSet(ops, 'write', now, resourceId, '', version, json);
     await this.persist(ops);
     this.emit('write', { version });
@@ -584,6 +609,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         if (open && open.status === 'pending') ops.push(...this.closeConflict(open, now, `superseded by ${v.id} from ${v.origin}`, [v]));
         const json = versionJson(v);
         this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
+        this.rememberJson(v, json);
         this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json);
         this.emit('applied', { version: v, from });
         return true;
@@ -806,14 +832,25 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       if (added === 0) rs.hist = [...rs.hist, s];
       else (rs.hist as Version[]).push(s);
       added++;
-      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value: encodeRecordText(RecordKind.history, versionJson(s)) });
+      let json = this.recentJson.get(s);
+      if (json === undefined) json = versionJson(s);
+      else this.recentJson.delete(s);
+      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value: encodeRecordText(RecordKind.history, json) });
     }
     if (added > 0) this.trimHistory(resourceId, rs, ops);
     const indexed = this.reindex(resourceId, next, parsedVm);
     // Contention with OTHER VMs, for every new VM version (issue 3; not only merged conflict results).
     if (indexed) for (const c of this.index.contentionOf(next[next.length - 1]!.data as VMState)) this.emit('contention', c);
     ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs, nextJson, indexed)) });
-    this.digest.set(resourceId, next.length > 0 ? flatString(setHash(resourceId, next)) : undefined);
+    this.digest.set(resourceId, next.length > 0 ? setHash(resourceId, next) : undefined);
+  }
+
+  private rememberJson(v: Version, json: string): void {
+    if (this.recentJson.size >= RECENT_JSON_LIMIT) {
+      const oldest = this.recentJson.keys().next();
+      if (!oldest.done) this.recentJson.delete(oldest.value);
+    }
+    this.recentJson.set(v, json);
   }
 
   /**
@@ -966,7 +1003,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
           }
         }
         this.reindex(key, set, rec.indexed === true);
-        this.digest.set(key, set.length > 0 ? flatString(setHash(key, set)) : undefined);
+        this.digest.set(key, set.length > 0 ? setHash(key, set) : undefined);
         for (const v of versions) if (v.hlc.wall > maxHlc.wall || (v.hlc.wall === maxHlc.wall && v.hlc.logical > maxHlc.logical)) maxHlc = v.hlc;
       } catch (err) {
         if (!(err instanceof DwcpError)) throw err;
@@ -1072,17 +1109,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 const utf8 = new TextEncoder();
 
 /**
- * A copy of a short string that holds no reference to a longer one. setHash returns a slice of a
- * 64-character digest, and V8 keeps such a slice as a view that retains the whole digest: for a hash
- * held per resource, the copy is a third of the memory.
- */
-function flatString(s: string): string {
-  return Buffer.from(s, 'latin1').toString('latin1');
-}
-
-/**
- * The gossip payload of `versions`, byte for byte what codec.ts's encodeGossip gives, but with the
- * versions' JSON texts spliced in where the writes had them rather than encoded again.
+ * The gossip payload of `versions`, the document codec.ts's encodeGossip gives (decodeGossip reads
+ * either), with the versions' JSON texts spliced in where the writes had them rather than encoded again.
  */
 function gossipPayload(from: string, versions: readonly Version[], json: ReadonlyArray<string | undefined>): Uint8Array {
   let text = `{"v":${GOSSIP_FORMAT},"from":${JSON.stringify(from)},"versions":[`;

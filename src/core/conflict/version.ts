@@ -77,6 +77,17 @@ export function contentDigest(data: unknown, deleted: boolean): string {
   return sha256OfCanonical(deleted ? 'T' : 'D', data).slice(0, 32);
 }
 
+/**
+ * Record the digest of a data object whose canonical JSON text is at hand (`text` must be
+ * `canonicalJson(data)`, e.g. what {@link takeCanonicalJson} hands back right after validation): the
+ * version created next for it hashes that text instead of encoding the data a second time.
+ */
+export function digestFromCanonical(data: object, text: string): string {
+  const d = sha256Hex('D' + text).slice(0, 32);
+  digestCache.set(data, d);
+  return d;
+}
+
 function versionId(resourceId: string, clock: VectorClock, hlc: Hlc, origin: string, digest: string): string {
   return versionIdOfText(resourceId, clock.toString(), hlc, origin, digest);
 }

@@ -7,6 +7,7 @@ import {
   compareVersions,
   contentDigest,
   createVersion,
+  digestFromCanonical,
   type Version,
   type VersionInit,
   versionFromJSON,
@@ -248,5 +249,21 @@ describe('compareVersions', () => {
     const b = createVersion({ ...base, hlc: { wall: T0 + 1, logical: 0 }, origin: 'aa' });
     const c = createVersion({ ...base, hlc: { wall: T0 + 1, logical: 0 }, origin: 'ab' });
     expect([c, b, a].sort(compareVersions)).toEqual([a, b, c]);
+  });
+});
+
+describe('digestFromCanonical', () => {
+  it('gives the digest contentDigest computes, and createVersion uses it for that object', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (data) => {
+        const fresh = structuredClone(data);
+        const d = digestFromCanonical(data, canonicalJson(data));
+        expect(d).toBe(contentDigest(fresh, false));
+        const v = createVersion({ resourceId: 'vm/a', clock: VectorClock.from({ n1: 1 }), hlc: { wall: 1, logical: 0 }, origin: 'n1', data });
+        expect(v.digest).toBe(d);
+        expect(versionFromJSON(JSON.parse(JSON.stringify(versionToJSON(v))) as unknown).id).toBe(v.id);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
