@@ -87,6 +87,12 @@ const key = (vmId: string, epoch: number): string => `lease:${vmId}:${epoch}`;
 export class LeaseManager {
   private readonly known = new Map<string, Known>();
   private readonly timers = new Map<string, TimerHandle>();
+  /**
+   * Per owned VM, the timer that stops it `stopBeforeMs` before its lease runs out unless a renewal
+   * came first. It is separate from the renewal so that a renewal attempt that hangs (a proposal
+   * waiting for voters across a partition) can never delay the stop.
+   */
+  private readonly deadlines = new Map<string, TimerHandle>();
   /** VMs whose lease this node holds right now. */
   private readonly owned = new Set<string>();
   /** Per VM, bumped by every release: an acquire requested before a release does not take effect. */
@@ -128,6 +134,8 @@ export class LeaseManager {
   stop(): void {
     for (const t of this.timers.values()) this.c.clock.clearTimer(t);
     this.timers.clear();
+    for (const t of this.deadlines.values()) this.c.clock.clearTimer(t);
+    this.deadlines.clear();
   }
 
   /** The lease this node knows for a VM (possibly a release). */
@@ -231,6 +239,9 @@ export class LeaseManager {
     const t = this.timers.get(vmId);
     if (t) this.c.clock.clearTimer(t);
     this.timers.delete(vmId);
+    const d = this.deadlines.get(vmId);
+    if (d) this.c.clock.clearTimer(d);
+    this.deadlines.delete(vmId);
   }
 
   private async acquireNow(vmId: string, generation: number): Promise<Lease> {
@@ -321,6 +332,26 @@ export class LeaseManager {
       vmId,
       this.c.clock.setTimer(Math.max(0, renewAt - this.mono()), () => void this.renewOrStop(vmId)),
     );
+    const oldDeadline = this.deadlines.get(vmId);
+    if (oldDeadline) this.c.clock.clearTimer(oldDeadline);
+    const stopAt = k.since + k.lease.leaseMs - this.stopBeforeMs;
+    const epoch = k.lease.epoch;
+    this.deadlines.set(
+      vmId,
+      this.c.clock.setTimer(Math.max(0, stopAt - this.mono()), () => void this.stopUnrenewed(vmId, epoch)),
+    );
+  }
+
+  /** The deadline of epoch `epoch` came and no renewal replaced it: stop the VM before the lease runs out. */
+  private async stopUnrenewed(vmId: string, epoch: number): Promise<void> {
+    this.deadlines.delete(vmId);
+    const k = this.known.get(vmId);
+    if (!this.owned.has(vmId) || !k || k.lease.epoch !== epoch) return;
+    // A renewal still in flight must not make this node the owner of a VM it has stopped.
+    this.releases.set(vmId, (this.releases.get(vmId) ?? 0) + 1);
+    this.disown(vmId);
+    await this.c.hypervisor.stop(vmId).catch(() => undefined);
+    await this.c.audit?.('lease', { vmId, owner: this.self, epoch, action: 'stopped: lease could not be renewed without quorum' }, `vm/${vmId}`);
   }
 
   private async renewOrStop(vmId: string): Promise<void> {
@@ -334,21 +365,17 @@ export class LeaseManager {
         // fall through: could not renew
       }
     }
-    if (!this.owned.has(vmId)) return; // released, or another epoch learned, meanwhile
+    if (!this.owned.has(vmId) || this.timers.has(vmId)) return; // released, stopped, or renewed meanwhile
     const k = this.known.get(vmId)!;
     const stopAt = k.since + k.lease.leaseMs - this.stopBeforeMs;
     const now = this.mono();
-    if (now >= stopAt) {
-      this.owned.delete(vmId);
-      await this.c.hypervisor.stop(vmId).catch(() => undefined);
-      await this.c.audit?.('lease', { vmId, owner: this.self, epoch: k.lease.epoch, action: 'stopped: lease could not be renewed without quorum' }, `vm/${vmId}`);
-      return;
+    // Try again shortly while there is time; the deadline timer stops the VM in time otherwise.
+    if (now < stopAt) {
+      this.timers.set(
+        vmId,
+        this.c.clock.setTimer(Math.max(1, Math.min(stopAt - now, Math.floor(this.leaseMs / 10))), () => void this.renewOrStop(vmId)),
+      );
     }
-    // Try again shortly; stop in time if quorum does not come back.
-    this.timers.set(
-      vmId,
-      this.c.clock.setTimer(Math.max(1, Math.min(stopAt - now, Math.floor(this.leaseMs / 10))), () => void this.renewOrStop(vmId)),
-    );
   }
 
   private async persist(lease: Lease): Promise<void> {

@@ -41,7 +41,7 @@ async function setup(n: number, seed = 1) {
       );
       await leases.start();
       fd.start();
-      return { id, leases, hypervisor, fd };
+      return { id, leases, hypervisor, fd, paxos };
     }),
   );
   const node = (id: string) => nodes.find((x) => x.id === id)!;
@@ -115,6 +115,23 @@ describe('VM ownership leases', () => {
     expect(taken).toMatchObject({ status: 'fulfilled', value: { owner: 'n2' } });
     expect(c.clock.now() - learnedAt).toBeGreaterThanOrEqual(held.leaseMs + MARGIN);
     expect(c.clock.now()).toBeGreaterThan(t0);
+  });
+
+  it('a renewal that hangs does not delay the stop: the owner stops stopBefore ahead of its lease end', async () => {
+    const c = await setup(3);
+    const n1 = c.node('n1');
+    const start = c.clock.now();
+    await c.during(n1.leases.startVm('vm-1'));
+    // From now on n1's proposals never settle (a proposal waiting on voters behind a silent cut,
+    // while the failure detector still reports quorum): the renewal hangs.
+    const hang = (): Promise<never> => new Promise<never>(() => undefined);
+    Object.assign(n1.paxos, { propose: hang });
+    await c.advance(LEASE - 2_000 + 10); // up to the stop deadline (default stopBefore = lease / 5)
+    const stop = n1.hypervisor.actions.find((a) => a.action === 'stop');
+    expect(stop, 'the owner stopped its VM by its deadline').toBeDefined();
+    expect(c.clock.now() - start).toBeLessThanOrEqual(LEASE - 2_000 + 50);
+    expect(n1.hypervisor.running.has('vm-1')).toBe(false);
+    expect(() => n1.leases.assertEpoch('vm-1', n1.leases.current('vm-1')!.epoch)).toThrow(/does not own/);
   });
 
   it('a paused holder that wakes after expiry cannot act with its old epoch', async () => {
