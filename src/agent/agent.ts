@@ -68,6 +68,7 @@ export class Agent {
   fd!: FailureDetector;
   paxos!: Paxos;
   leases!: LeaseManager;
+  hypervisor!: Hypervisor;
   ae: AntiEntropy | undefined;
   shim: FaultShim | undefined;
   crdts!: CrdtService;
@@ -153,11 +154,12 @@ export class Agent {
     );
     this.transport = transport;
     const shim = this.deps.faultInjection ? new FaultShim(transport, { blackholeMs: 1_000 }) : undefined;
-    if (shim) this.log.warn('TEST FAULT INJECTION ENABLED (DWCP_TEST_FAULT_INJECTION): /v1/test/faults can cut links');
+    if (shim) this.log.warn('TEST FAULT INJECTION ENABLED (DWCP_TEST_FAULT_INJECTION): /v1/test/faults can cut links, /v1/test/lease can drive leases');
     const net = shim ?? transport;
     this.shim = shim;
 
     const hypervisor = this.deps.hypervisor ?? this.makeHypervisor();
+    this.hypervisor = hypervisor;
     const random = new CryptoRandom();
     const replica = new Replica(
       { nodeId: cfg.node.id, overcommit: cfg.cluster.overcommit },
@@ -287,7 +289,10 @@ export class Agent {
 
     const token = cfg.api.tokenFile ? readFileSync(cfg.api.tokenFile, 'utf8').trim() : undefined;
     this.api = new ApiServer({ listen: cfg.api.listen, token, onError: (err, req) => this.log.error('api error', { err, ...req }) }, this.backend());
-    if (shim) this.api.addJsonRoute('POST', '/v1/test/faults', (body) => this.applyFault(shim, body));
+    if (shim) {
+      this.api.addJsonRoute('POST', '/v1/test/faults', (body) => this.applyFault(shim, body));
+      this.api.addJsonRoute('POST', '/v1/test/lease', (body) => this.leaseAction(body));
+    }
     await this.api.start();
     this.push('api', () => this.api.stop());
   }
@@ -336,6 +341,23 @@ export class Agent {
     else throw new HttpError(400, 'ERR_BAD_REQUEST', 'expected {partition: [ids]} | {cut: [ids]} | {heal: true}');
     this.log.warn('test fault applied', { fault: b });
     return { ok: true };
+  }
+
+  /**
+   * Test only (with fault injection): drive the lease manager from outside, as a VM supervisor would.
+   * `start` acquires the VM's lease and starts it; `act` starts it under a given epoch (the fencing
+   * token check an action makes), so a test can show that a stale epoch is refused.
+   */
+  private async leaseAction(body: unknown): Promise<{ lease: unknown } | { ok: true }> {
+    const b = (body ?? {}) as { vmId?: unknown; action?: unknown; epoch?: unknown };
+    if (typeof b.vmId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(b.vmId)) throw new HttpError(400, 'ERR_BAD_REQUEST', 'vmId: expected a VM id');
+    if (b.action === 'start') return { lease: await this.leases.startVm(b.vmId) };
+    if (b.action === 'act' && typeof b.epoch === 'number') {
+      this.leases.assertEpoch(b.vmId, b.epoch);
+      await this.hypervisor.start(b.vmId);
+      return { ok: true };
+    }
+    throw new HttpError(400, 'ERR_BAD_REQUEST', "expected {vmId, action: 'start'} | {vmId, action: 'act', epoch: number}");
   }
 
   private makeHypervisor(): Hypervisor {
