@@ -7,6 +7,7 @@
  * decision, the agent whose host lost fences its copy through the hypervisor port and releases its
  * ownership lease of the VM (if it holds it), so that the keeper can take the VM over at once.
  */
+import { conflictId } from '../core/conflict/conflict-id.js';
 import { compareLww, dominatingVersion } from '../core/resolve/index.js';
 import { versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
 import type { Clock, Hypervisor } from './ports.js';
@@ -53,7 +54,9 @@ interface Proposal {
 }
 
 export class Coordinator {
+  /** Decision keys (see {@link decisionKey}) being decided, and already applied, by this node. */
   private readonly inProgress = new Set<string>();
+  private readonly appliedKeys = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   /** Decisions applied by this node (for tests and status). */
   readonly applied: Array<{ conflictId: string; kind: Kind; versionId: string; ballot: string }> = [];
@@ -83,20 +86,21 @@ export class Coordinator {
 
   private consider(record: ConflictRecord): void {
     const kind = this.kindOf(record);
-    if (!kind || this.inProgress.has(record.id)) return;
-    this.inProgress.add(record.id);
-    this.decide(record, kind)
+    if (!kind) return;
+    const key = decisionKey(record);
+    if (this.inProgress.has(key)) return;
+    this.inProgress.add(key);
+    this.decide(record, kind, key)
       .catch(() => undefined) // no quorum now: the conflict stays pending and is retried on the next event
-      .finally(() => this.inProgress.delete(record.id));
+      .finally(() => this.inProgress.delete(key));
   }
 
-  private async decide(record: ConflictRecord, kind: Kind): Promise<void> {
-    const key = `conflict:${record.id}`;
+  private async decide(record: ConflictRecord, kind: Kind, key: string): Promise<void> {
     const paxos = this.c.paxos;
     // Whoever proposes, every node applies what is decided.
     void paxos
       .whenDecided<Proposal>(key)
-      .then((d) => this.apply(record, d.value, d.ballot, d.voters))
+      .then((d) => this.apply(record, key, d.value, d.ballot, d.voters))
       .catch(() => undefined); // a malformed decision is refused in apply(); the conflict stays pending
     const rank = Math.max(0, paxos.voters.indexOf(this.o.nodeId));
     const stagger = (this.o.proposeStaggerMs ?? 50) * rank;
@@ -105,7 +109,7 @@ export class Coordinator {
     const proposal = this.propose(record, kind);
     if (!proposal) return;
     const d = await paxos.propose<Proposal>(key, proposal);
-    await this.apply(record, d.value, d.ballot, d.voters);
+    await this.apply(record, key, d.value, d.ballot, d.voters);
   }
 
   /** This node's preferred outcome, as one dominating version. */
@@ -144,13 +148,14 @@ export class Coordinator {
     })[0];
   }
 
-  private async apply(record: ConflictRecord, p: Proposal, ballot: string, voters: readonly string[]): Promise<void> {
-    if (this.applied.some((a) => a.conflictId === record.id)) return;
+  private async apply(record: ConflictRecord, key: string, p: Proposal, ballot: string, voters: readonly string[]): Promise<void> {
+    if (this.appliedKeys.has(key)) return;
     if (typeof p !== 'object' || p === null || typeof p.winner !== 'string' || !['consensus', 'rollback', 'split_brain'].includes(p.kind)) return;
     const version = versionFromJSON(p.version, 'decided version');
     // The decision must be about this conflict: a version of its resource dominating every candidate.
     if (version.resourceId !== record.resourceId) return;
     if (!record.candidates.every((c) => version.clock.dominates(versionFromJSON(c).clock))) return;
+    this.appliedKeys.add(key);
     this.applied.push({ conflictId: record.id, kind: p.kind, versionId: version.id, ballot });
     const how = `decided by quorum (${p.kind.replace('_', '-')}): ${p.winner} won, ballot ${ballot}${voters.length ? ` accepted by ${voters.join(', ')}` : ''}`;
     await this.c.replica.applyDecided(record.id, version, how, ballot);
@@ -184,6 +189,20 @@ export class Coordinator {
       }
     }
   }
+}
+
+/**
+ * The Paxos key of a conflict's decision: `conflict:<id>`. A conflict id is derived from its versions,
+ * but some records (a causal violation) keep the id of the versions that raised them while their
+ * candidate list grows, so nodes can hold the same id with different candidates. A decision must
+ * dominate every candidate of the record it closes, so such a record gets a key of its own candidate
+ * set: a decision made for other candidates (which it could not apply) does not block it forever.
+ */
+export function decisionKey(record: Pick<ConflictRecord, 'id' | 'resourceId' | 'type' | 'candidates'>): string {
+  const ids = record.candidates.map((c) => c.id);
+  const plain = conflictId(record.resourceId, ids);
+  if (record.id === plain || record.id === conflictId(record.resourceId, ids, `findings:${record.type}`)) return `conflict:${record.id}`;
+  return `conflict:${record.id}:${plain}`;
 }
 
 /** Two or more candidates running on different hosts. */

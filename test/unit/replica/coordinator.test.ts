@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyBuilder } from '../../../src/core/policy/builder.js';
-import { Coordinator } from '../../../src/replica/coordinator.js';
+import { conflictId } from '../../../src/core/conflict/conflict-id.js';
+import { Coordinator, decisionKey } from '../../../src/replica/coordinator.js';
 import { createCluster, vm } from '../../support/cluster.js';
 
 describe('Coordinator: quorum decisions', () => {
@@ -98,5 +99,16 @@ describe('Coordinator: quorum decisions', () => {
     expect(c.node('n2').hypervisor.actions).toEqual([expect.objectContaining({ action: 'fence', vmId: 'vm-7' })]);
     expect(c.node('n1').hypervisor.actions).toEqual([]);
     expect(released).toEqual(['n2:vm-7']);
+  });
+
+  it('decides a conflict under conflict:<id>, unless its id is not that of its candidates (then the candidate set is in the key)', () => {
+    const cands = (...ids: string[]) => ids.map((id) => ({ id }) as never);
+    const plain = conflictId('vm/vm-1', ['b', 'a']);
+    expect(decisionKey({ id: plain, resourceId: 'vm/vm-1', type: 'concurrent_update', candidates: cands('a', 'b', 'b') })).toBe(`conflict:${plain}`);
+    const findings = conflictId('vm/vm-1', ['a', 'b'], 'findings:invariant_violation');
+    expect(decisionKey({ id: findings, resourceId: 'vm/vm-1', type: 'invariant_violation', candidates: cands('b', 'a') })).toBe(`conflict:${findings}`);
+    // A causal violation raised by a and b that has since gathered c: same id, other candidates.
+    const grown = decisionKey({ id: plain, resourceId: 'vm/vm-1', type: 'causal_violation', candidates: cands('a', 'b', 'c') });
+    expect(grown).toBe(`conflict:${plain}:${conflictId('vm/vm-1', ['a', 'b', 'c'])}`);
   });
 });

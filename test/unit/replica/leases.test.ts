@@ -270,4 +270,20 @@ describe('VM ownership leases', () => {
     // The majority still waits for lease + margin from when it learned the lease.
     expect(await c.during(c.node('n3').leases.acquire('vm-1'))).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEASE_HELD' } });
   });
+
+  it('a renewal that skips the quorum read and loses its epoch to another node falls back to the read and gives the lease up', async () => {
+    const c = await setup(3);
+    const r = await c.during(c.node('n1').leases.acquire('vm-1'));
+    const epoch = (r as PromiseFulfilledResult<{ epoch: number }>).value.epoch;
+    await c.advance(100);
+    // The next epoch is decided for n2 by n2 and n3; n1 does not hear of it (n1 <-> n2 cut).
+    c.net.block('n1', 'n2');
+    const other = { vmId: 'vm-1', owner: 'n2', epoch: epoch + 1, leaseMs: LEASE };
+    expect(await c.during(c.node('n2').paxos.propose(`lease:vm-1:${epoch + 1}`, other))).toMatchObject({ status: 'fulfilled', value: { value: other } });
+    expect(c.node('n1').leases.current('vm-1')).toMatchObject({ owner: 'n1', epoch });
+    const renewal = await c.during(c.node('n1').leases.acquire('vm-1'));
+    expect(renewal).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEASE_HELD', meta: { owner: 'n2', epoch: epoch + 1 } } });
+    expect(c.node('n1').leases.current('vm-1')).toMatchObject({ owner: 'n2', epoch: epoch + 1 });
+    expect(() => c.node('n1').leases.assertEpoch('vm-1', epoch)).toThrow(expect.objectContaining({ code: 'ERR_STALE_EPOCH' }) as Error);
+  });
 });

@@ -92,4 +92,11 @@ describe('lease regressions found by the simulator', () => {
     expect(r.timeline.failovers.length).toBeGreaterThan(0);
     for (const f of r.timeline.failovers) expect(hostsAtEnd(r, f.vmId)).toHaveLength(1);
   }, 120_000);
+
+  // dwcp sim simulations/scenarios/majorities-ring.yaml --seed 1035 (found by the long sweep)
+  it('coordinator: a conflict whose candidates grew under the same id (a causal violation) is still decided on every node', async () => {
+    const r = await run('majorities-ring.yaml', 1035);
+    expect(failing(r)).toEqual([]);
+    expect(r.report.details.conflictsPending).toBe(0);
+  }, 120_000);
 });
