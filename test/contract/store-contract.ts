@@ -110,6 +110,27 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(text(await store.get('checkpoints', 'c1'))).toBe('state');
     });
 
+    it('applies unsynced writes at once and in order with synced ones, and keeps them across close and reopen', async () => {
+      const first = store.write([{ type: 'put', sublevel: 'versions', key: 'r', value: bytes('1') }], { sync: false });
+      const second = store.write([{ type: 'put', sublevel: 'versions', key: 'r', value: bytes('2') }]);
+      const third = store.write(
+        [
+          { type: 'put', sublevel: 'versions', key: 'r', value: bytes('3') },
+          { type: 'put', sublevel: 'audit', key: 'a', value: bytes('x') },
+        ],
+        { sync: false },
+      );
+      await Promise.all([first, second, third]);
+      expect(text(await store.get('versions', 'r'))).toBe('3');
+      await store.write([{ type: 'del', sublevel: 'audit', key: 'a' }], { sync: false });
+      expect(await store.get('audit', 'a')).toBeUndefined();
+      await store.close();
+      store = await harness.reopen(store);
+      await store.open();
+      expect(text(await store.get('versions', 'r'))).toBe('3');
+      expect(await store.get('audit', 'a')).toBeUndefined();
+    });
+
     it('refuses use after close with a typed error', async () => {
       await store.close();
       await expect(async () => store.get('meta', 'x')).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });

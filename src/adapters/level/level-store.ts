@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
+import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel, type WriteOptions } from '../../replica/ports.js';
 import { malformedOps, StoreClosedError, StoreLockedError, StoreWriteError } from '../../replica/store-errors.js';
 
 export interface LevelStoreInit {
@@ -16,6 +16,8 @@ export interface LevelStoreInit {
 
 interface PendingWrite {
   readonly ops: readonly StoreOp[];
+  /** Must be synced before it resolves (a group is synced if any of its writes must be). */
+  readonly sync: boolean;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -28,7 +30,8 @@ const RANGE_BATCH = 1000;
 /**
  * The production store: LevelDB (classic-level) with one sublevel per kind of record. Every write is
  * a synced batch (`sync: true`), so a resolved `write` has reached the disk; concurrent writes share
- * one batch (group commit).
+ * one batch (group commit). Writes that ask for `sync: false` join the same queue (so they are never
+ * reordered) and make a batch synced only when a synced write shares it.
  */
 export class LevelStore implements Store {
   private readonly db: Level<string, Uint8Array>;
@@ -43,6 +46,8 @@ export class LevelStore implements Store {
   private readonly maxBatchOps: number;
   /** Synced batches written so far (observability and tests of group commit). */
   syncedBatches = 0;
+  /** Batches written without a sync (only `sync: false` writes in them). */
+  unsyncedBatches = 0;
 
   constructor(init: LevelStoreInit) {
     this.dir = init.dir;
@@ -81,13 +86,14 @@ export class LevelStore implements Store {
     return v === undefined ? undefined : plain(v);
   }
 
-  write(ops: readonly StoreOp[]): Promise<void> {
+  write(ops: readonly StoreOp[], options?: WriteOptions): Promise<void> {
     this.assertOpen();
     if (ops.length === 0) return Promise.resolve();
     const bad = malformedOps(ops);
     if (bad) return Promise.reject(new StoreWriteError(bad, {}));
+    const sync = options?.sync ?? true;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
+      this.queue.push({ ops, sync, resolve, reject });
       if (!this.flushing) this.flushing = this.flush();
     });
   }
@@ -130,12 +136,14 @@ export class LevelStore implements Store {
       while (this.queue.length > 0) {
         const group: PendingWrite[] = [];
         let count = 0;
+        let sync = false;
         while (this.queue.length > 0) {
           const next = this.queue[0]!;
           if (group.length > 0 && (!this.groupCommit || count + next.ops.length > this.maxBatchOps)) break;
           this.queue.shift();
           group.push(next);
           count += next.ops.length;
+          if (next.sync) sync = true;
         }
         let batch: ReturnType<typeof this.db.batch>;
         try {
@@ -146,8 +154,9 @@ export class LevelStore implements Store {
           continue;
         }
         try {
-          await batch.write({ sync: true });
-          this.syncedBatches++;
+          await batch.write({ sync });
+          if (sync) this.syncedBatches++;
+          else this.unsyncedBatches++;
           for (const w of group) w.resolve();
         } catch (err) {
           const wrapped = new StoreWriteError(`synced write to ${this.dir} failed: ${describe(err)}`, { dir: this.dir }, { cause: err });

@@ -148,6 +148,7 @@ describe('versionToJSON / versionFromJSON', () => {
         expectSameVersion(v, versionFromJSON(versionToJSON(v)));
         expectSameVersion(v, versionFromJSON(wire(v)));
         expect(versionToJSON(versionFromJSON(wire(v)))).toEqual(wire(v));
+        expect(Object.isFrozen(versionFromJSON(wire(v)))).toBe(true);
       }),
     );
   });
