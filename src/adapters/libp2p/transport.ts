@@ -11,6 +11,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { Buffer } from 'node:buffer';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { NODE_ID_PATTERN } from '../../core/clock/node-ids.js';
 import { DwcpError } from '../../core/errors.js';
@@ -63,6 +64,17 @@ const RETRY_MAX_MS = 1_000;
 const REDIAL_MAX_MS = 30_000;
 /** gossipsub's own signature/format checks, as reported by its metric (see gossip-metrics.ts). */
 const GOSSIPSUB_FORMAT_ERRORS = new Set(['invalid_signature', 'invalid_seqno', 'invalid_peerid', 'signature_present', 'seqno_present', 'from_present']);
+
+/**
+ * gossipsub's fast message id: the signer and sequence number, as StrictSign's message id is. Known
+ * ids are recorded only for messages whose signature checked out, so a copy of a message already
+ * received (every mesh peer forwards one) is dropped as a duplicate before its signature is verified
+ * again; a forged message with a known id was dropped before too (as invalid) and is now ignored.
+ */
+function fastMsgId(msg: { readonly from?: Uint8Array; readonly seqno?: Uint8Array }): string {
+  if (msg.from === undefined || msg.seqno === undefined) return '';
+  return Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64') + '/' + Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex');
+}
 
 /**
  * The production `Transport`: libp2p over TCP with noise, yamux and a private network (pnet).
@@ -258,6 +270,7 @@ export class Libp2pTransport implements Transport {
           heartbeatInterval: this.opts.gossipHeartbeatMs,
           maxInboundDataLength: Math.max(4 * 1024 * 1024, 2 * maxWire + 64 * 1024),
           allowedTopics: [this.topic],
+          fastMsgIdFn: fastMsgId,
           // Agents of one cluster often share an address (tests, NAT): no IP colocation penalty.
           scoreParams: { IPColocationFactorWeight: 0 },
           metricsRegister: rejectionMetricsRegister((error) => this.onGossipsubInvalid(error)),
