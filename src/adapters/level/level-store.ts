@@ -12,7 +12,19 @@ export interface LevelStoreInit {
   readonly groupCommit?: boolean;
   /** Most operations gathered into one synced batch. */
   readonly maxBatchOps?: number;
+  /**
+   * LevelDB's write buffer (memtable) size in bytes, default {@link DEFAULT_WRITE_BUFFER}. Larger
+   * means fewer, larger level-0 tables and less compaction work per write; the price is memory (up to
+   * two buffers) and the log replayed at open (at most about one buffer).
+   */
+  readonly writeBufferSize?: number;
 }
+
+/**
+ * 16 MiB rather than LevelDB's 4: every acknowledged write puts about 2.5 KB (version set, history,
+ * audit entry), and with 4 MiB buffers compaction cost about twice as much CPU per write.
+ */
+export const DEFAULT_WRITE_BUFFER = 16 * 1024 * 1024;
 
 interface PendingWrite {
   readonly ops: readonly StoreOp[];
@@ -53,7 +65,11 @@ export class LevelStore implements Store {
     this.dir = init.dir;
     this.groupCommit = init.groupCommit ?? true;
     this.maxBatchOps = init.maxBatchOps ?? 10_000;
-    this.db = new Level<string, Uint8Array>(init.dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    this.db = new Level<string, Uint8Array>(init.dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      writeBufferSize: init.writeBufferSize ?? DEFAULT_WRITE_BUFFER,
+    });
     for (const s of SUBLEVELS) {
       const sub = this.db.sublevel<string, Uint8Array>(s, { keyEncoding: 'utf8', valueEncoding: 'view' }) as Sub;
       this.subs.set(s, sub);
