@@ -193,17 +193,32 @@ export class LevelStore implements Store {
   private buildBatch(group: readonly PendingWrite[]): ReturnType<typeof this.db.batch> {
     const batch = this.db.batch();
     try {
+      const keys: string[] = [];
+      const ops: StoreOp[] = [];
       for (const w of group) {
         for (const op of w.ops) {
-          const prefix = this.prefixOf(op.sublevel);
-          if (op.type === 'put') {
-            if (!(op.value instanceof Uint8Array)) {
-              throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
-            }
-            batch.put(prefix + op.key, op.value);
-          } else {
-            batch.del(prefix + op.key);
+          keys.push(this.prefixOf(op.sublevel) + op.key);
+          ops.push(op);
+        }
+      }
+      // A key that a later write of the group writes again: LevelDB applies a batch in order, so only
+      // the last operation on it counts and the earlier ones are left out (every write of a group
+      // moves the audit head, for one).
+      let last: Map<string, number> | undefined;
+      if (group.length > 1) {
+        last = new Map();
+        for (let i = 0; i < keys.length; i++) last.set(keys[i]!, i);
+      }
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        if (last !== undefined && last.get(keys[i]!) !== i) continue;
+        if (op.type === 'put') {
+          if (!(op.value instanceof Uint8Array)) {
+            throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
           }
+          batch.put(keys[i]!, op.value);
+        } else {
+          batch.del(keys[i]!);
         }
       }
     } catch (err) {
