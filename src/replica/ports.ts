@@ -39,15 +39,26 @@ export interface StoreEntry {
   readonly value: Uint8Array;
 }
 
+export interface WriteOptions {
+  /**
+   * Default true: the write is on disk (fsync) when its promise resolves. False: it is applied and
+   * readable, and survives a crash of the process, but may be lost with the machine (power, kernel)
+   * until a later synced write; writes are never reordered, so what such a loss takes is the newest
+   * writes, never a hole. For state that can be fetched again (remote versions).
+   */
+  readonly sync?: boolean;
+}
+
 /**
  * A durable, ordered key-value store. `write` is atomic and durable when its promise resolves
- * (LevelDB: one synced batch, concurrent writes group-committed into one fsync).
+ * (LevelDB: one synced batch, concurrent writes group-committed into one fsync), unless it asks
+ * for `sync: false`.
  */
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
   get(sublevel: Sublevel, key: string): Promise<Uint8Array | undefined>;
-  write(ops: readonly StoreOp[]): Promise<void>;
+  write(ops: readonly StoreOp[], options?: WriteOptions): Promise<void>;
   range(sublevel: Sublevel, options?: RangeOptions): AsyncIterable<StoreEntry>;
 }
 

@@ -16,7 +16,7 @@ import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js';
 import { AuditLog } from './audit-log.js';
-import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type VersionSetRecord } from './codec.js';
+import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type GossipBatch, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
 import { CorruptRecordError } from './store-errors.js';
 import { CRDT_PREFIX, mergeCrdtVersions } from './crdt-resource.js';
@@ -171,6 +171,8 @@ function versionJson(v: Version, dataText?: string): string {
     `"data":${dataText ?? JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
   );
 }
+
+const UNSYNCED = Object.freeze({ sync: false });
 
 /** Versions whose JSON text is kept for their history record (a few MB of text at most). */
 const RECENT_JSON_LIMIT = 4096;
@@ -453,20 +455,21 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   /** Handle a gossip payload from a peer (also used for anti-entropy pulls). Never throws. */
   receive(from: string, payload: Uint8Array): void {
-    let versions: readonly Version[];
+    let batch: GossipBatch;
     try {
-      const batch = decodeGossip(payload);
-      versions = batch.versions;
+      batch = decodeGossip(payload);
     } catch (err) {
       this.reject(from, err, payload.length);
       return;
     }
-    this.c.observer?.gossip?.('in', versions.length, payload.length);
-    void this.applyRemote(from, versions).catch((err: unknown) => this.c.observer?.storeError?.(err));
+    this.c.observer?.gossip?.('in', batch.versions.length, payload.length);
+    void this.applyRemote(from, batch.versions, batch.texts).catch((err: unknown) => this.c.observer?.storeError?.(err));
   }
 
   /**
-   * Apply versions received from `from`. Resolves once the resulting state is durable.
+   * Apply versions received from `from`. Resolves once the resulting state is written (unsynced:
+   * see {@link persist}; the next synced write makes it durable). `texts`: the versions' JSON texts
+   * as received (decodeGossip), stored and audited as they are instead of serialising the versions.
    *
    * Versions are applied synchronously, in order, as soon as they arrive. The one exception: a
    * conflict that needs history only the store holds (see {@link conflictHistory}). Such history is
@@ -476,7 +479,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * batch did so far is handed to the store (in order, so the audit chain stays in sequence), the
    * history is read and the version is applied again from scratch.
    */
-  async applyRemote(from: string, versions: readonly Version[]): Promise<void> {
+  async applyRemote(from: string, versions: readonly Version[], texts?: readonly string[]): Promise<void> {
     // A batch is applied whole or not at all: one version from too far in the future refuses it.
     const limit = Math.floor(this.c.clock.now()) + this.hlc.maxDriftMs;
     const ahead = versions.find((v) => v.hlc.wall > limit);
@@ -488,12 +491,12 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const prev = this.applyTail;
     if (prev === undefined && this.storedHistoryNeeded(versions).length === 0) {
       // The usual case: applied right now, synchronously (the batch awaits only if the look-ahead missed).
-      await this.applyBatch(from, versions, writes, false);
+      await this.applyBatch(from, versions, texts, writes, false);
     } else {
       const turn = (async (): Promise<void> => {
         if (prev !== undefined) await prev;
         for (const id of this.storedHistoryNeeded(versions)) await this.readHistoryOrReport(id);
-        await this.applyBatch(from, versions, writes, true);
+        await this.applyBatch(from, versions, texts, writes, true);
       })();
       const tail = turn.then(
         () => undefined,
@@ -517,7 +520,13 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * Apply a batch in order, handing its store operations to `writes`. Synchronous unless a version
    * needs stored history (then, unless `gated` already, the batch holds up later batches meanwhile).
    */
-  private async applyBatch(from: string, versions: readonly Version[], writes: Promise<void>[], gated: boolean): Promise<void> {
+  private async applyBatch(
+    from: string,
+    versions: readonly Version[],
+    texts: readonly string[] | undefined,
+    writes: Promise<void>[],
+    gated: boolean,
+  ): Promise<void> {
     let ops: StoreOp[] = [];
     const now = this.c.clock.now();
     let retry = false;
@@ -534,7 +543,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
             continue;
           }
         }
-        if (this.applyOne(from, v, now, ops, retry)) {
+        if (this.applyOne(from, v, texts?.[i], now, ops, retry)) {
           retry = false;
           i++;
           continue;
@@ -561,9 +570,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
   }
 
-  /** persist(), awaited later: meanwhile a failure does not count as an unhandled rejection. */
+  /** persist() of applied remote versions (unsynced), awaited later: meanwhile a failure does not count as an unhandled rejection. */
   private persistLater(ops: StoreOp[]): Promise<void> {
-    const write = this.persist(ops);
+    const write = this.persist(ops, false);
     write.catch(() => undefined);
     return write;
   }
@@ -595,7 +604,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   }
 
   /** Apply one remote version. False: it needs history not in memory yet, and nothing was done. */
-  private applyOne(from: string, v: Version, now: number, ops: StoreOp[], partialHistory: boolean): boolean {
+  private applyOne(from: string, v: Version, text: string | undefined, now: number, ops: StoreOp[], partialHistory: boolean): boolean {
     const rs = this.state(v.resourceId);
     const outcome = classifyAgainstSet(rs.versions, v);
     switch (outcome.kind) {
@@ -607,7 +616,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         this.c.observer?.remoteVersion?.(outcome.kind);
         const open = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
         if (open && open.status === 'pending') ops.push(...this.closeConflict(open, now, `superseded by ${v.id} from ${v.origin}`, [v]));
-        const json = versionJson(v);
+        const json = text ?? versionJson(v);
         this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
         this.rememberJson(v, json);
         this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json);
@@ -905,8 +914,14 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   private pendingWrites: Promise<void> = Promise.resolve();
 
-  private async persist(ops: StoreOp[]): Promise<void> {
-    const write = this.c.store.write(ops);
+  /**
+   * Hand `ops` to the store as one atomic write. `sync` (default): durable when resolved. Unsynced:
+   * for remote versions and what applying them decides (ARCHITECTURE.md's durability rule is about
+   * acknowledged writes, which are the writer's own synced writes): the store keeps write order, so a
+   * machine crash can only lose the newest of them, which anti-entropy fetches again from the peers.
+   */
+  private async persist(ops: StoreOp[], sync = true): Promise<void> {
+    const write = sync ? this.c.store.write(ops) : this.c.store.write(ops, UNSYNCED);
     this.pendingWrites = write.then(
       () => undefined,
       () => undefined,

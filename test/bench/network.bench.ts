@@ -31,7 +31,8 @@
  *
  * `npm run bench -- --only PREFIX` is read here too, so that a suite spawns only what it needs.
  * Env (for experiments only): DWCP_BENCH_NET_SECONDS, DWCP_BENCH_NET_RATE, DWCP_BENCH_NET_PROF=<dir>
- * (V8 CPU profiles of every node process). Every child is stopped (SIGKILL after a grace period) and
+ * (V8 CPU profiles of every node process), DWCP_BENCH_NET_FLUSH_MS (the writer's gossipFlushMs in the
+ * dwcp run), DWCP_BENCH_NET_NAIVE=0 (skip the naive run). Every child is stopped (SIGKILL after a grace period) and
  * every temporary directory removed, also on failure; a failing benchmark is reported with value NaN
  * and the error in `notes`.
  */
@@ -41,6 +42,10 @@ import { wallMs } from './support/net-protocol.js';
 
 const SECONDS = Number(process.env.DWCP_BENCH_NET_SECONDS ?? 10);
 const RATE = Number(process.env.DWCP_BENCH_NET_RATE ?? 1000);
+/** Experiments: the writer's gossipFlushMs in the dwcp run (default: the Replica's default). */
+const FLUSH_MS = process.env.DWCP_BENCH_NET_FLUSH_MS === undefined ? undefined : Number(process.env.DWCP_BENCH_NET_FLUSH_MS);
+/** Experiments: DWCP_BENCH_NET_NAIVE=0 skips the naive peer run (its figures are then NaN). */
+const NAIVE = process.env.DWCP_BENCH_NET_NAIVE !== '0';
 const WARMUP_UPDATES = RATE; // the first second
 const GOSSIP_VMS = 2000;
 /** Both designs get the same offered load and the same bounded drain after the last update is issued. */
@@ -300,10 +305,13 @@ async function gossipSuite(): Promise<BenchResult[]> {
         const setupMs = performance.now() - t0;
         const writer = nodes[0]!;
         const receivers = nodes.slice(1);
-        await writer.call('reconfigure', {});
+        await writer.call('reconfigure', FLUSH_MS === undefined ? {} : { flushMs: FLUSH_MS });
         const dwcp = await propagationRun(nodes, writer, receivers, `d${n}-`, SECONDS, DRAIN_MS);
-        await writer.call('reconfigure', { flushMs: 0, maxBatch: 1 });
-        const naive = await propagationRun(nodes, writer, receivers, `n${n}-`, SECONDS, DRAIN_MS);
+        let naive: RunFigures | undefined;
+        if (NAIVE) {
+          await writer.call('reconfigure', { flushMs: 0, maxBatch: 1 });
+          naive = await propagationRun(nodes, writer, receivers, `n${n}-`, SECONDS, DRAIN_MS);
+        }
         if (k < sizes.length - 1) {
           // Let the naive backlog (publish queue, receivers' gossip) die down before the next size.
           await waitFor(async () => (await writer.call<TransportStats>('stats')).transport.queuedPublishes === 0, 8_000, 'the naive publish queue drained', 200).catch(() => undefined);
@@ -315,16 +323,18 @@ async function gossipSuite(): Promise<BenchResult[]> {
           p50_us: round(dwcp.p50 * 1000, 1),
           p99_us: round(dwcp.p99 * 1000, 1),
           peer: 'gossipsub-naive',
-          peer_value: round(naive.p99, 3),
-          ratio: round(naive.p99 / dwcp.p99, 2),
+          peer_value: naive ? round(naive.p99, 3) : NaN,
+          ratio: naive ? round(naive.p99 / dwcp.p99, 2) : NaN,
           bytes: Math.round(dwcp.bytesPerUpdate),
-          peer_bytes: Math.round(naive.bytesPerUpdate),
+          peer_bytes: naive ? Math.round(naive.bytesPerUpdate) : NaN,
           target,
           notes:
             `${n} processes (Replica + libp2p + LevelDB each; writer hv-1), ${RATE} updates/s of ~530-byte VM states round-robin over ${GOSSIP_VMS} VMs, first ${WARMUP_UPDATES} not counted; ` +
             `latency = last receiver applied - putVm called (includes the writer's synced write). ` +
-            `${describeRun(dwcp, 'dwcp (gossipFlushMs 5, gossipMaxBatch 512)', n - 1, SECONDS)}. ` +
-            `${describeRun(naive, 'naive (same processes and transport, writer Replica with gossipFlushMs 0, gossipMaxBatch 1)', n - 1, SECONDS)}. ` +
+            `${describeRun(dwcp, `dwcp (gossipFlushMs ${FLUSH_MS ?? 5}, gossipMaxBatch 512)`, n - 1, SECONDS)}. ` +
+            (naive
+              ? `${describeRun(naive, 'naive (same processes and transport, writer Replica with gossipFlushMs 0, gossipMaxBatch 1)', n - 1, SECONDS)}. `
+              : 'naive run skipped (DWCP_BENCH_NET_NAIVE=0). ') +
             (dwcp.censored ? 'dwcp lost updates by the deadline too: its p99 is a lower bound, so the ratio is not meaningful in this run. ' : '') +
             `bytes = TCP bytes written by all processes during load + drain / updates delivered. Setup ${Math.round(setupMs)} ms.`,
         });

@@ -110,6 +110,46 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(text(await store.get('checkpoints', 'c1'))).toBe('state');
     });
 
+    it('gives concurrent writes of the same key the effect of their order: the last one wins', async () => {
+      await store.write([{ type: 'put', sublevel: 'meta', key: 'gone', value: bytes('old') }]);
+      await Promise.all([
+        ...Array.from({ length: 50 }, (_, i) => store.write([{ type: 'put', sublevel: 'meta', key: 'head', value: bytes(String(i)) }])),
+        store.write([{ type: 'put', sublevel: 'meta', key: 'back', value: bytes('1') }]),
+        store.write([{ type: 'del', sublevel: 'meta', key: 'back' }]),
+        store.write([{ type: 'put', sublevel: 'meta', key: 'back', value: bytes('2') }]),
+        store.write([
+          { type: 'put', sublevel: 'meta', key: 'gone', value: bytes('new') },
+          { type: 'put', sublevel: 'versions', key: 'gone', value: bytes('other sublevel') },
+        ]),
+        store.write([{ type: 'del', sublevel: 'meta', key: 'gone' }]),
+      ]);
+      expect(text(await store.get('meta', 'head'))).toBe('49');
+      expect(text(await store.get('meta', 'back'))).toBe('2');
+      expect(await store.get('meta', 'gone')).toBeUndefined();
+      expect(text(await store.get('versions', 'gone'))).toBe('other sublevel');
+    });
+
+    it('applies unsynced writes at once and in order with synced ones, and keeps them across close and reopen', async () => {
+      const first = store.write([{ type: 'put', sublevel: 'versions', key: 'r', value: bytes('1') }], { sync: false });
+      const second = store.write([{ type: 'put', sublevel: 'versions', key: 'r', value: bytes('2') }]);
+      const third = store.write(
+        [
+          { type: 'put', sublevel: 'versions', key: 'r', value: bytes('3') },
+          { type: 'put', sublevel: 'audit', key: 'a', value: bytes('x') },
+        ],
+        { sync: false },
+      );
+      await Promise.all([first, second, third]);
+      expect(text(await store.get('versions', 'r'))).toBe('3');
+      await store.write([{ type: 'del', sublevel: 'audit', key: 'a' }], { sync: false });
+      expect(await store.get('audit', 'a')).toBeUndefined();
+      await store.close();
+      store = await harness.reopen(store);
+      await store.open();
+      expect(text(await store.get('versions', 'r'))).toBe('3');
+      expect(await store.get('audit', 'a')).toBeUndefined();
+    });
+
     it('refuses use after close with a typed error', async () => {
       await store.close();
       await expect(async () => store.get('meta', 'x')).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });

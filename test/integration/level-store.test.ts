@@ -45,6 +45,28 @@ describe('LevelStore', () => {
     await store.close();
   });
 
+  it('writes unsynced batches for sync: false writes, and syncs a group a synced write shares', async () => {
+    const store = new LevelStore({ dir: freshDir(), groupCommit: false });
+    await store.open();
+    const value = new Uint8Array(10);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.write([{ type: 'put', sublevel: 'versions', key: `vm/${i}`, value }], { sync: i % 2 === 0 })),
+    );
+    expect(store.syncedBatches).toBe(5);
+    expect(store.unsyncedBatches).toBe(5);
+    await store.close();
+    const grouped = new LevelStore({ dir: freshDir() });
+    await grouped.open();
+    // The first write starts a batch at once; the rest queue behind it and go out as one group.
+    await Promise.all([
+      grouped.write([{ type: 'put', sublevel: 'versions', key: 'first', value }], { sync: false }),
+      ...Array.from({ length: 9 }, (_, i) => grouped.write([{ type: 'put', sublevel: 'versions', key: `vm/${i}`, value }], { sync: i === 4 })),
+    ]);
+    expect(grouped.unsyncedBatches).toBe(1);
+    expect(grouped.syncedBatches).toBe(1);
+    await grouped.close();
+  });
+
   it('refuses a second opener of the same directory with an error naming it', async () => {
     const dir = freshDir();
     const first = new LevelStore({ dir });

@@ -11,6 +11,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { Buffer } from 'node:buffer';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { NODE_ID_PATTERN } from '../../core/clock/node-ids.js';
 import { DwcpError } from '../../core/errors.js';
@@ -71,6 +72,17 @@ const REJECT_LOG_INTERVAL_MS = 1_000;
 const GUARD_MAX_PEERS = 4_096;
 /** gossipsub's own signature/format checks, as reported by its metric (see gossip-metrics.ts). */
 const GOSSIPSUB_FORMAT_ERRORS = new Set(['invalid_signature', 'invalid_seqno', 'invalid_peerid', 'signature_present', 'seqno_present', 'from_present']);
+
+/**
+ * gossipsub's fast message id: the signer and sequence number, as StrictSign's message id is. Known
+ * ids are recorded only for messages whose signature checked out, so a copy of a message already
+ * received (every mesh peer forwards one) is dropped as a duplicate before its signature is verified
+ * again; a forged message with a known id was dropped before too (as invalid) and is now ignored.
+ */
+function fastMsgId(msg: { readonly from?: Uint8Array; readonly seqno?: Uint8Array }): string {
+  if (msg.from === undefined || msg.seqno === undefined) return '';
+  return Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64') + '/' + Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex');
+}
 
 /**
  * The production `Transport`: libp2p over TCP with noise, yamux and a private network (pnet).
@@ -278,6 +290,7 @@ export class Libp2pTransport implements Transport {
           heartbeatInterval: this.opts.gossipHeartbeatMs,
           maxInboundDataLength: Math.max(4 * 1024 * 1024, 2 * maxWire + 64 * 1024),
           allowedTopics: [this.topic],
+          fastMsgIdFn: fastMsgId,
           // Agents of one cluster often share an address (tests, NAT): no IP colocation penalty.
           // Invalid messages on the dwcp topic are scored (see gossipTopicScoreParams).
           scoreParams: { IPColocationFactorWeight: 0, topics: { [this.topic]: gossipTopicScoreParams() } },

@@ -1,4 +1,4 @@
-import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel } from '../../replica/ports.js';
+import { SUBLEVELS, type RangeOptions, type Store, type StoreEntry, type StoreOp, type Sublevel, type WriteOptions } from '../../replica/ports.js';
 import { malformedOps, StoreClosedError, StoreWriteError } from '../../replica/store-errors.js';
 
 /**
@@ -30,7 +30,8 @@ export class MemoryStore implements Store {
     return Promise.resolve(v === undefined ? undefined : v.slice());
   }
 
-  write(ops: readonly StoreOp[]): Promise<void> {
+  /** `sync` makes no difference here: the contents live as long as the instance. */
+  write(ops: readonly StoreOp[], _options?: WriteOptions): Promise<void> {
     this.assertOpen();
     const bad = malformedOps(ops);
     if (bad) return Promise.reject(new StoreWriteError(bad, {}));

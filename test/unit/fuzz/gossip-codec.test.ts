@@ -55,6 +55,17 @@ function expectWellFormed(batch: GossipBatch): void {
     expect(again.digest).toBe(v.digest);
     expect(canonicalJson(again.data)).toBe(canonicalJson(v.data));
   }
+  // The texts a receiver stores in place of serialising the versions are those very versions.
+  if (batch.texts !== undefined) {
+    expect(batch.texts.length).toBe(batch.versions.length);
+    batch.texts.forEach((t, i) => {
+      const v = batch.versions[i]!;
+      const fromText = versionFromJSON(JSON.parse(t) as unknown);
+      expect(fromText.id).toBe(v.id);
+      expect(fromText.deleted).toBe(v.deleted);
+      expect(canonicalJson(fromText.data)).toBe(canonicalJson(v.data));
+    });
+  }
 }
 
 describe('fuzz: decodeGossip', () => {
@@ -64,6 +75,26 @@ describe('fuzz: decodeGossip', () => {
         const out = decodeGossip(encodeGossip(b.from, b.versions));
         expect(out.from).toBe(b.from);
         expect(out.versions.map((v) => v.id)).toEqual(b.versions.map((v) => v.id));
+        expect(out.texts).toEqual(b.versions.map((v) => JSON.stringify(versionToJSON(v))));
+      }),
+      params(),
+    );
+  }, timeoutFor());
+
+  it('hands out each version\'s text from any layout of the document, and none when a version carries other fields', () => {
+    fc.assert(
+      fc.property(batchArb, fc.constantFrom(0, 1, 2, '\t'), (b, indent) => {
+        const doc = gossipDoc(b) as { v: number; from: string; versions: unknown[] };
+        // Other keys around "versions", a decoy "versions" earlier (JSON.parse keeps the last one),
+        // arbitrary indentation.
+        const text = `{"versions":[{"x":"]"}],"v":${doc.v},"from":${JSON.stringify(doc.from)},"versions":${JSON.stringify(doc.versions, null, indent)}}`;
+        const out = decodeGossip(enc.encode(text));
+        expectWellFormed(out);
+        expect(out.texts?.length).toBe(b.versions.length);
+        if (b.versions.length > 0) {
+          const extra = { ...doc, versions: doc.versions.map((v, i) => (i === 0 ? { ...(v as object), note: 'rides along' } : v)) };
+          expect(decodeGossip(enc.encode(JSON.stringify(extra))).texts).toBeUndefined();
+        }
       }),
       params(),
     );

@@ -171,6 +171,31 @@ describe('Replica: restart and storage faults', () => {
   });
 });
 
+describe('Replica: write durability', () => {
+  it('syncs its own (acknowledged) writes and writes applied remote versions unsynced', async () => {
+    const c = await createCluster({ nodes: 2 });
+    const calls: Array<{ node: string; sync: boolean; sublevels: string[] }> = [];
+    for (const id of ['n1', 'n2']) {
+      const store = c.node(id).store;
+      const orig = store.write.bind(store);
+      store.write = (ops, options) => {
+        calls.push({ node: id, sync: options?.sync ?? true, sublevels: ops.map((o) => o.sublevel) });
+        return orig(ops, options);
+      };
+    }
+    await c.node('n1').replica.putVm(vm('vm-1'));
+    await c.settle();
+    expect(c.node('n2').replica.get('vm/vm-1')).toBeDefined();
+    const own = calls.filter((x) => x.node === 'n1' && x.sublevels.includes('versions'));
+    const applied = calls.filter((x) => x.node === 'n2' && x.sublevels.includes('versions'));
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.every((x) => x.sync)).toBe(true);
+    expect(applied.length).toBeGreaterThan(0);
+    expect(applied.every((x) => !x.sync)).toBe(true);
+    expect(await c.node('n2').replica.audit.verify()).toMatchObject({ ok: true });
+  });
+});
+
 describe('Replica: determinism', () => {
   async function run(seed: number): Promise<string[]> {
     const c = await createCluster({ nodes: 3, seed, policy: developmentPolicy });
