@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLibp2pTransport, FaultShim, loadOrCreateIdentity, loadPsk, type Libp2pTransport } from '../adapters/libp2p/index.js';
+import { createLibp2pTransport, FaultShim, loadOrCreateIdentity, loadPsk, RejectionAuditor, type Libp2pTransport } from '../adapters/libp2p/index.js';
 import { LevelStore } from '../adapters/level/level-store.js';
 import { CryptoRandom, SystemClock } from '../adapters/clock/system-clock.js';
 import { ExecHypervisor } from '../adapters/hypervisor/exec-hypervisor.js';
@@ -133,6 +133,16 @@ export class Agent {
 
     const identity = await loadOrCreateIdentity(cfg.node.dataDir, { logger: this.log.child('identity') });
     const psk = cfg.cluster.pskFile ? await loadPsk(cfg.cluster.pskFile) : undefined;
+    // Transport refusals and bans go to the audit log, aggregated (a flood must not fill the disk).
+    const rejections = new RejectionAuditor(
+      {},
+      {
+        clock: this.clock,
+        // Called only once the transport runs, which it does after the replica exists.
+        write: (kind, data) => this.replica.recordAudit(kind, data),
+        onError: (err) => this.log.warn('could not audit transport refusals', { error: String(err) }),
+      },
+    );
     const transport = createLibp2pTransport(
       {
         nodeId: cfg.node.id,
@@ -146,9 +156,14 @@ export class Agent {
       {
         privateKey: identity.privateKey,
         logger: this.log.child('libp2p'),
+        // The transport logs refusals itself (at most one line a second per reason).
         onRejected: (reason, peerId) => {
-          this.metrics.gossip('rejected', 0, 0);
-          this.log.warn('gossip rejected', { reason, peerId });
+          this.metrics.transportRejected(reason);
+          rejections.note(reason, peerId);
+        },
+        onPeerBanned: (peerId, reason, until) => {
+          this.metrics.peerBanned(reason);
+          void rejections.banned(peerId, reason, until);
         },
       },
     );
@@ -199,6 +214,7 @@ export class Agent {
 
     await transport.start();
     this.push('transport', () => transport.stop());
+    this.push('transport refusal audit', () => rejections.stop());
 
     const rpc = new RpcRouter(net);
     const voters = cfg.cluster.voters ?? ((): string[] => [...this.knownNodes]);

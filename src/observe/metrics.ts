@@ -44,6 +44,8 @@ export class Metrics implements ReplicaObserver {
   private readonly gossipMessages: Counter<'direction'>;
   private readonly gossipVersions: Counter<'direction'>;
   private readonly gossipBytes: Counter<'direction'>;
+  private readonly transportRejections: Counter<'reason'>;
+  private readonly peersBanned: Counter<'reason'>;
   private readonly remoteVersions: Counter<'outcome'>;
   private readonly storeErrorsTotal: Counter;
   private readonly quarantinedTotal: Counter<'sublevel'>;
@@ -114,6 +116,13 @@ export class Metrics implements ReplicaObserver {
     this.gossipMessages = new Counter({ name: 'dwcp_gossip_messages_total', help: 'Gossip messages by direction (in, out, rejected)', labelNames: ['direction'], registers: r });
     this.gossipVersions = new Counter({ name: 'dwcp_gossip_versions_total', help: 'Versions carried by gossip, by direction', labelNames: ['direction'], registers: r });
     this.gossipBytes = new Counter({ name: 'dwcp_gossip_bytes_total', help: 'Gossip payload bytes by direction', labelNames: ['direction'], registers: r });
+    this.transportRejections = new Counter({
+      name: 'dwcp_transport_rejections_total',
+      help: 'Gossip messages and rpc hellos refused by the transport, by reason (oversized, undecodable, unsigned, wrong-binding, replayed, stale, wrong-cluster, rate-limited, banned)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.peersBanned = new Counter({ name: 'dwcp_peers_banned_total', help: 'Peers banned (disconnected, connections refused) for flooding invalid gossip, by reason', labelNames: ['reason'], registers: r });
     this.remoteVersions = new Counter({ name: 'dwcp_remote_versions_total', help: 'Remote versions by detector outcome', labelNames: ['outcome'], registers: r });
     this.storeErrorsTotal = new Counter({ name: 'dwcp_store_errors_total', help: 'Failed store writes', registers: r });
     this.quarantinedTotal = new Counter({ name: 'dwcp_quarantined_records_total', help: 'Undecodable records quarantined', labelNames: ['sublevel'], registers: r });
@@ -195,6 +204,16 @@ export class Metrics implements ReplicaObserver {
     this.gossipMessages.inc({ direction });
     this.gossipVersions.inc({ direction }, versions);
     this.gossipBytes.inc({ direction }, bytes);
+  }
+
+  /** A transport-level refusal (also counted as a rejected gossip message). */
+  transportRejected(reason: string): void {
+    this.transportRejections.inc({ reason });
+    this.gossipMessages.inc({ direction: 'rejected' });
+  }
+
+  peerBanned(reason: string): void {
+    this.peersBanned.inc({ reason });
   }
 
   storeError(): void {

@@ -9,6 +9,17 @@
  * still read when they come, for their ballots); the proposer's own record of the decision is a
  * cache (the decision is durable in the accepted values of a quorum, and a later prepare finds it),
  * so it is written after `propose` resolves, not before.
+ *
+ * Fast round (the Multi-Paxos leader's privilege): with a fixed voter set, the first voter in sorted
+ * order (the one the coordinator lets propose first) owns round 0 of every key. Ballot (0, owner)
+ * is below every other ballot (the others all have n >= 1), so its phase 1 is vacuous: no value can
+ * have been accepted at a lower ballot. The owner goes straight to accept, provided its own acceptor
+ * has never promised or accepted anything for the key; it records its own acceptance durably
+ * before asking anyone else, which is what guarantees ballot 0 carries one value per key even
+ * across its restarts (a restarted owner finds that acceptance and falls back to phase 1).
+ * Acceptors accept a round-0 ballot only from the owner as they see it, and only with the usual
+ * rule (not below their promise). With a voter function (voters learned at run time) there is no
+ * owner and every ballot goes through phase 1.
  */
 import { canonicalJson } from '../core/codec/canonical.js';
 import { DwcpError } from '../core/errors.js';
@@ -93,6 +104,8 @@ export class Paxos {
   private readonly learnListeners: Array<(key: string, d: Decided<unknown>) => void> = [];
   /** Serialises acceptor updates per key (a promise and an accept must not interleave). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** The owner of round 0 (a fixed voter set's first voter), if any: see the module comment. */
+  private readonly fastOwner: string | undefined;
 
   constructor(
     options: PaxosOptions,
@@ -103,6 +116,7 @@ export class Paxos {
     this.voterSource = typeof v === 'function' ? v : () => v;
     this.expectedVotes = options.expectedVotes;
     this.checkVoters();
+    this.fastOwner = typeof v === 'function' ? undefined : this.voters[0];
     this.phaseTimeoutMs = options.phaseTimeoutMs ?? 1_000;
     this.maxAttempts = options.maxAttempts ?? 8;
     c.rpc.handle('px-prepare', (from, b) => this.onPrepare(from, b));
@@ -161,6 +175,11 @@ export class Paxos {
     if (known) return known;
     this.checkVoters();
     let lastDetail = 'no attempt';
+    if (this.fastOwner === this.self) {
+      const fast = await this.fastRound(key, value, signal);
+      if (fast) return fast as Decided<T>;
+      lastDetail = 'fast round refused';
+    }
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (signal?.aborted) throw new NoQuorumError(key, 'aborted');
       if (attempt > 0) await this.sleep(this.backoff(attempt));
@@ -209,11 +228,44 @@ export class Paxos {
     throw new NoQuorumError(key, lastDetail);
   }
 
+  /**
+   * Round 0, owner only: accept locally (durably) if this acceptor is pristine for `key`, then ask
+   * the other voters to accept. Undefined when the round did not decide (the caller goes on with
+   * phase 1 at ballot >= 1, which finds whatever round 0 got accepted).
+   */
+  private async fastRound<T>(key: string, value: T, signal: AbortSignal | undefined): Promise<Decided<unknown> | undefined> {
+    const ballot: Ballot = { n: 0, node: this.self };
+    assertValue(value);
+    const mine = await this.withLock(key, async () => {
+      const st = await this.load(key);
+      if (st.decided || st.promised !== null || st.accepted !== null || !this.isVoter) return false;
+      st.promised = ballot;
+      st.accepted = { ballot, value: value ?? null };
+      await this.save(key, st);
+      return true;
+    });
+    if (!mine) return undefined;
+    const others = this.voters.filter((v) => v !== this.self);
+    const accepts = await this.gather('px-accept', { key, ballot, value }, signal, undefined, { voters: others, quorum: this.quorum - 1 });
+    const acceptedBy = [this.self];
+    for (const [voter, r] of accepts) {
+      this.noteBallot(key, r.promised as Ballot | null);
+      if (r.ok === true) acceptedBy.push(voter);
+    }
+    if (acceptedBy.length < this.quorum) return undefined;
+    const decided = this.learn(key, { value: value ?? null, ballot: formatBallot(ballot), voters: acceptedBy.sort() });
+    const announce = { key, value: decided.value, ballot: decided.ballot, voters: decided.voters };
+    this.c.clock.setTimer(0, () => void this.broadcast(key, 'px-decided', announce).catch(() => undefined));
+    return decided;
+  }
+
   // ------------------------------------------------------------------ acceptor
 
   private onPrepare(_from: string, body: Record<string, unknown>): Promise<unknown> {
     const key = asKey(body.key);
     const ballot = asBallot(body.ballot);
+    // Round 0 never prepares (see the module comment).
+    if (ballot.n === 0) throw new BadMessageError('paxos prepare at round 0');
     return this.withLock(key, async () => {
       if (!this.isVoter) return { ok: false, promised: null, accepted: null, notVoter: true };
       const st = await this.load(key);
@@ -227,10 +279,12 @@ export class Paxos {
     });
   }
 
-  private onAccept(_from: string, body: Record<string, unknown>): Promise<unknown> {
+  private onAccept(from: string, body: Record<string, unknown>): Promise<unknown> {
     const key = asKey(body.key);
     const ballot = asBallot(body.ballot);
     assertValue(body.value);
+    // Round 0 belongs to the owner as this acceptor sees it; anyone else's is refused.
+    if (ballot.n === 0 && (ballot.node !== this.fastOwner || from !== ballot.node)) return Promise.resolve({ ok: false, promised: null });
     return this.withLock(key, async () => {
       if (!this.isVoter) return { ok: false, promised: null };
       const st = await this.load(key);
@@ -267,10 +321,10 @@ export class Paxos {
     body: Record<string, unknown>,
     signal: AbortSignal | undefined,
     final: (r: Record<string, unknown>) => boolean = () => false,
+    among: { voters: readonly string[]; quorum: number } = { voters: this.voters, quorum: this.quorum },
   ): Promise<Array<[string, Record<string, unknown>]>> {
     const key = body.key as string;
-    const voters = this.voters;
-    const quorum = this.quorum;
+    const { voters, quorum } = among;
     return new Promise((resolve) => {
       const out: Array<[string, Record<string, unknown>]> = [];
       let oks = 0;
@@ -428,7 +482,7 @@ function asKey(v: unknown): string {
 
 function asBallot(v: unknown): Ballot {
   const b = v as { n?: unknown; node?: unknown } | null;
-  if (!b || typeof b.n !== 'number' || !Number.isSafeInteger(b.n) || b.n < 1 || typeof b.node !== 'string') {
+  if (!b || typeof b.n !== 'number' || !Number.isSafeInteger(b.n) || b.n < 0 || typeof b.node !== 'string') {
     throw new BadMessageError('malformed paxos ballot');
   }
   return { n: b.n, node: b.node };

@@ -21,9 +21,17 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { FakeHypervisor } from '../../../src/adapters/hypervisor/fake-hypervisor.js';
 import { SystemClock } from '../../../src/adapters/clock/system-clock.js';
-import { createLibp2pTransport, gossipTopic, type Libp2pTransport, type Libp2pTransportInit, type RejectReason } from '../../../src/adapters/libp2p/index.js';
+import {
+  createLibp2pTransport,
+  gossipTopic,
+  RejectionAuditor,
+  type Libp2pTransport,
+  type Libp2pTransportInit,
+  type RejectReason,
+} from '../../../src/adapters/libp2p/index.js';
 import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
 import { policyPresets } from '../../../src/core/policy/presets.js';
+import type { Store } from '../../../src/replica/ports.js';
 import { Replica, type ReplicaObserver } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
 
@@ -34,7 +42,9 @@ export interface AgentNode {
   readonly nodeId: string;
   readonly t: Libp2pTransport;
   readonly replica: Replica;
-  readonly store: MemoryStore;
+  readonly store: Store;
+  /** Transport refusals and bans to the audit log, aggregated, wired as the agent wires them. */
+  readonly rejections: RejectionAuditor;
   /** Transport-level refusals by reason (the transport's onRejected, as the agent counts them). */
   readonly refused: Record<string, number>;
   /** The replica's classification of remote versions (stale, duplicate, fast_forward, …). */
@@ -48,7 +58,20 @@ export interface AgentNode {
   stop(): Promise<void>;
 }
 
-export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Partial<Libp2pTransportInit> = {}): Promise<AgentNode> {
+export interface AgentNodeOptions {
+  /** The replica's store (default: a MemoryStore), opened here and closed by `stop`. */
+  readonly store?: Store;
+  /** The refusal auditor's interval (default 10 s, the agent's). */
+  readonly auditIntervalMs?: number;
+}
+
+export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Partial<Libp2pTransportInit> = {}, options: AgentNodeOptions = {}): Promise<AgentNode> {
+  const ref: { replica?: Replica } = {};
+  const clock = new SystemClock();
+  const rejections = new RejectionAuditor(
+    { intervalMs: options.auditIntervalMs ?? 10_000 },
+    { clock, write: (kind, data) => ref.replica?.recordAudit(kind, data) ?? Promise.reject(new Error('no replica')) },
+  );
   const refused: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   const replicaRejected: Array<{ from: string; reason: string }> = [];
@@ -66,18 +89,24 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
       ...init,
     },
     {
-      onRejected: (reason: RejectReason) => (refused[reason] = (refused[reason] ?? 0) + 1),
-      onPeerBanned: (peer, reason) => bans.push({ peer, reason, at: performance.now() }),
+      onRejected: (reason: RejectReason, peer) => {
+        refused[reason] = (refused[reason] ?? 0) + 1;
+        rejections.note(reason, peer);
+      },
+      onPeerBanned: (peer, reason, until) => {
+        bans.push({ peer, reason, at: performance.now() });
+        void rejections.banned(peer, reason, until);
+      },
     },
   );
-  const store = new MemoryStore();
+  const store = options.store ?? new MemoryStore();
   await store.open();
-  const clock = new SystemClock();
   const observer: ReplicaObserver = { remoteVersion: (o) => (outcomes[o] = (outcomes[o] ?? 0) + 1) };
   const replica = new Replica(
     { nodeId, gossipFlushMs: 5 },
     { store, transport: t, clock, hypervisor: new FakeHypervisor(), resolver: createResolver({ policy: () => policyPresets.production }), observer },
   );
+  ref.replica = replica;
   replica.on('rejected', (e) => replicaRejected.push(e));
   await replica.start();
   await t.start();
@@ -86,6 +115,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     t,
     replica,
     store,
+    rejections,
     refused,
     outcomes,
     replicaRejected,
@@ -93,6 +123,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     addr: () => t.multiaddrs()[0]!,
     pubsub: () => pubsubOf(t),
     async stop() {
+      await rejections.stop();
       await replica.stop();
       await t.stop();
       clock.clearAll();

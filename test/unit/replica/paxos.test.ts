@@ -109,6 +109,39 @@ describe('Paxos', () => {
     expect(second).toMatchObject({ status: 'fulfilled', value: { value: 'A' } });
   });
 
+  it('fast round: the first voter decides in one round trip; its round-0 value survives its restart; nobody else can use round 0', async () => {
+    const { nodes, network, clock, run } = await setup(11);
+    const t0 = clock.now();
+    const [fast] = await run([nodes[0]!.paxos.propose('k1', 'one-trip')]);
+    expect(fast).toMatchObject({ status: 'fulfilled', value: { value: 'one-trip', ballot: '0.v1' } });
+    // One round trip of at most 2 x 30 ms (phase 1 skipped).
+    expect(clock.now() - t0, 'virtual ms to decide').toBeLessThanOrEqual(60);
+
+    // v1 cut off from everyone: its round-0 acceptance of A stays local and nothing is decided.
+    network.partition([['v1'], ['v2', 'v3', 'v4', 'v5']]);
+    const [cut] = await run([nodes[0]!.paxos.propose('k2', 'A')]);
+    expect(cut).toMatchObject({ status: 'rejected', reason: { code: 'ERR_NO_QUORUM' } });
+    // v1 restarts from its store and, healed, proposes B: it must not reuse round 0 for B (ballot
+    // 0.v1 would then carry two values), so it goes through phase 1 (A or B may win: A was never
+    // chosen), and every learner agrees.
+    network.heal();
+    const restarted = new Paxos({ nodeId: 'v1', voters: nodes.map((n) => n.id), phaseTimeoutMs: 150 }, { rpc: nodes[0]!.rpc, store: nodes[0]!.store, clock, random: new SeededRandom(3) });
+    const [again] = await run([restarted.propose('k2', 'B')]);
+    expect(again).toMatchObject({ status: 'fulfilled' });
+    const decidedK2 = (again as PromiseFulfilledResult<{ value: string; ballot: string }>).value;
+    expect(decidedK2.ballot).not.toBe('0.v1');
+    const [late] = await run([nodes[3]!.paxos.propose('k2', 'C')]);
+    expect(late).toMatchObject({ status: 'fulfilled', value: { value: decidedK2.value } });
+
+    // Round 0 of anyone but v1, or v1's round 0 sent by someone else, is refused.
+    const [other, forged] = await run([
+      nodes[1]!.rpc.call<{ ok: boolean }>('v3', 'px-accept', { key: 'k3', ballot: { n: 0, node: 'v2' }, value: 'x' }),
+      nodes[1]!.rpc.call<{ ok: boolean }>('v3', 'px-accept', { key: 'k3', ballot: { n: 0, node: 'v1' }, value: 'x' }),
+    ]);
+    expect(other).toMatchObject({ status: 'fulfilled', value: { ok: false } });
+    expect(forged).toMatchObject({ status: 'fulfilled', value: { ok: false } });
+  });
+
   it('refuses quorum decisions when it knows more voters than expectedVotes', () => {
     const network = new MemoryNetwork({ clock: new ManualClock(), random: new SeededRandom(1) });
     const rpc = new RpcRouter(network.join('v1'));
