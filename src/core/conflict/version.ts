@@ -202,7 +202,7 @@ export function versionFromJSON(input: unknown, where = 'version'): Version {
     // clock's canonical text, clock.toString()): the version createVersion would build, without
     // validating and hashing it all a second time.
     const deleted = o.deleted === true;
-    return Object.freeze({ id, resourceId: o.resourceId, clock, hlc, origin: o.origin, data: deleted ? null : o.data, deleted, digest });
+    return Object.freeze({ id, resourceId: o.resourceId, clock, hlc, origin: o.origin, data: o.data, deleted, digest });
   } catch (err) {
     if (err instanceof InvalidVersionError) throw err;
     // Every other field is checked before the data is encoded, so an encoding error is about the data.
