@@ -149,6 +149,8 @@ export function expireSeenCache(ps: GossipSub): number {
   if (!cache || typeof cache.clear !== 'function') throw new Error('gossipsub has no seenCache to expire (internals changed?)');
   const n = cache.size;
   cache.clear();
+  // With a fastMsgIdFn, gossipsub also remembers (fast id -> message id) for the same TTL: it expires too.
+  (ps as unknown as { fastMsgIdCache?: { clear(): void } }).fastMsgIdCache?.clear();
   return n;
 }
 
