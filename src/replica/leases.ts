@@ -319,8 +319,21 @@ export class LeaseManager {
     const cur = this.known.get(lease.vmId);
     if (cur && cur.lease.epoch >= lease.epoch) return;
     this.known.set(lease.vmId, { lease, since: this.mono() });
-    if (!owning(lease) || lease.owner !== this.self) this.disown(lease.vmId);
+    if (!owning(lease) || lease.owner !== this.self) {
+      const wasOwner = this.owned.has(lease.vmId);
+      this.disown(lease.vmId);
+      // A later epoch went to someone else while this node still counted itself the owner (it was
+      // paused or cut off past its deadline): its copy must stop now, not wait for a deadline that
+      // disown() just cleared. (Its own release is decided after its VM stopped: nothing to do.)
+      if (wasOwner && !(lease.released === true && lease.owner === this.self)) void this.stopLost(lease);
+    }
     void this.persist(lease).catch(() => undefined);
+  }
+
+  private async stopLost(lease: Lease): Promise<void> {
+    await this.c.hypervisor.stop(lease.vmId).catch(() => undefined);
+    const action = `stopped: epoch ${lease.epoch} ${lease.released === true ? 'released it' : `went to ${lease.owner}`}`;
+    await this.c.audit?.('lease', { vmId: lease.vmId, owner: this.self, epoch: lease.epoch, action }, `vm/${lease.vmId}`);
   }
 
   private scheduleRenewal(vmId: string): void {
