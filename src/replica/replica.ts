@@ -157,16 +157,15 @@ function historyKey(resourceId: string, seq: number): string {
 /**
  * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
  * entries sorted by node id), written directly rather than through an intermediate object:
- * serialised once per write and spliced into records and gossip. `dataText`: the data's JSON text
- * when the caller has it (canonical JSON from validation).
+ * serialised once per write and spliced into records and gossip.
  */
-function versionJson(v: Version, dataText?: string): string {
+function versionJson(v: Version): string {
   let clock = '{';
   for (const [k, n] of v.clock.entries()) clock += (clock.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + String(n);
   return (
     `{"id":${JSON.stringify(v.id)},"resourceId":${JSON.stringify(v.resourceId)},"clock":${clock}},` +
     `"hlc":{"wall":${JSON.stringify(v.hlc.wall)},"logical":${JSON.stringify(v.hlc.logical)}},"origin":${JSON.stringify(v.origin)},` +
-    `"data":${dataText ?? JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
+    `"data":${JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
   );
 }
 
