@@ -912,8 +912,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /**
    * Hand `ops` to the store as one atomic write. `sync` (default): durable when resolved. Unsynced:
    * for remote versions and what applying them decides (ARCHITECTURE.md's durability rule is about
-   * acknowledged writes, which are the writer's own synced writes): the store keeps write order, so a
-   * machine crash can only lose the newest of them, which anti-entropy fetches again from the peers.
+   * acknowledged writes, which are the writer's own synced writes). A process crash loses none of
+   * them; a machine crash may lose some (see WriteOptions), whose versions anti-entropy fetches
+   * again from the peers — their audit entries stay lost, which the audit chain then reports.
    */
   private async persist(ops: StoreOp[], sync = true): Promise<void> {
     const write = sync ? this.c.store.write(ops) : this.c.store.write(ops, UNSYNCED);
