@@ -1,17 +1,20 @@
-import { hash } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { sha256Hex } from '../core/codec/canonical.js';
 import type { Version } from '../core/conflict/version.js';
 
 /** Number of hash buckets the version sets are summarised into for anti-entropy. */
 export const DEFAULT_BUCKETS = 1024;
 
 /**
- * 64-bit hash of a resource's version set (hex), independent of order: the first 8 bytes of
- * SHA-256(resource id + "\n" + the sorted version ids joined by ","). The 16 hex digits are made from
- * those bytes alone, a flat string that holds no reference to a longer one (it is kept per resource).
+ * 64-bit hash of a resource's version set (hex), independent of order: the first 16 hex digits of
+ * SHA-256(resource id + "\n" + the sorted version ids joined by ","). Returned as a flat copy: a
+ * slice of the 64-digit digest would keep all of it alive, and a hash is kept per resource. (Hex
+ * strings rather than a hash Buffer per call: with those, the RSS after loading 100,000 VMs came out
+ * a few MB higher.)
  */
 export function setHash(resourceId: string, versions: readonly Version[]): string {
   const ids = versions.length === 1 ? versions[0]!.id : versions.map((v) => v.id).sort().join(',');
-  return hash('sha256', resourceId + '\n' + ids, 'buffer').toString('hex', 0, 8);
+  return Buffer.from(sha256Hex(resourceId + '\n' + ids).slice(0, 16), 'latin1').toString('latin1');
 }
 
 /**
@@ -34,7 +37,7 @@ export class DigestIndex {
 
   /** The first 32 bits of SHA-256(resource id), big-endian, mod the bucket count. */
   bucketOf(resourceId: string): number {
-    return hash('sha256', resourceId, 'buffer').readUInt32BE(0) % this.buckets;
+    return parseInt(sha256Hex(resourceId).slice(0, 8), 16) % this.buckets;
   }
 
   /** Record a resource's new set hash (undefined: the resource has no versions). */

@@ -42,9 +42,11 @@ export interface StoreEntry {
 export interface WriteOptions {
   /**
    * Default true: the write is on disk (fsync) when its promise resolves. False: it is applied and
-   * readable, and survives a crash of the process, but may be lost with the machine (power, kernel)
-   * until a later synced write; writes are never reordered, so what such a loss takes is the newest
-   * writes, never a hole. For state that can be fetched again (remote versions).
+   * readable in order with every other write and survives a crash of the process, but may be lost
+   * with the machine (power, kernel) until a later synced write or the store's own flushes make it
+   * durable (LevelDB: a sync covers its current log file; a log the store has just switched away from
+   * becomes durable once compacted, so a machine crash in that window can lose unsynced writes older
+   * than a synced one). For state that can be fetched again (remote versions).
    */
   readonly sync?: boolean;
 }

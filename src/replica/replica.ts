@@ -159,16 +159,15 @@ function historyKey(resourceId: string, seq: number): string {
 /**
  * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
  * entries sorted by node id), written directly rather than through an intermediate object:
- * serialised once per write and spliced into records and gossip. `dataText`: the data's JSON text
- * when the caller has it (canonical JSON from validation).
+ * serialised once per write and spliced into records and gossip.
  */
-function versionJson(v: Version, dataText?: string): string {
+function versionJson(v: Version): string {
   let clock = '{';
   for (const [k, n] of v.clock.entries()) clock += (clock.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + String(n);
   return (
     `{"id":${JSON.stringify(v.id)},"resourceId":${JSON.stringify(v.resourceId)},"clock":${clock}},` +
     `"hlc":{"wall":${JSON.stringify(v.hlc.wall)},"logical":${JSON.stringify(v.hlc.logical)}},"origin":${JSON.stringify(v.origin)},` +
-    `"data":${dataText ?? JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
+    `"data":${JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
   );
 }
 
@@ -917,8 +916,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /**
    * Hand `ops` to the store as one atomic write. `sync` (default): durable when resolved. Unsynced:
    * for remote versions and what applying them decides (ARCHITECTURE.md's durability rule is about
-   * acknowledged writes, which are the writer's own synced writes): the store keeps write order, so a
-   * machine crash can only lose the newest of them, which anti-entropy fetches again from the peers.
+   * acknowledged writes, which are the writer's own synced writes). A process crash loses none of
+   * them; a machine crash may lose some (see WriteOptions), whose versions anti-entropy fetches
+   * again from the peers — their audit entries stay lost, which the audit chain then reports.
    */
   private async persist(ops: StoreOp[], sync = true): Promise<void> {
     const write = sync ? this.c.store.write(ops) : this.c.store.write(ops, UNSYNCED);
