@@ -160,10 +160,17 @@ function extrasEncodable(vm: VMState): boolean {
   for (const k of Object.keys(vm)) if (!CHECKED_TOP.has(k) && !memberEncodable(vm[k], 1)) return false;
   const net = vm.network_config;
   for (const k of Object.keys(net)) if (k !== 'interfaces' && !memberEncodable(net[k], 2)) return false;
-  for (const nic of net.interfaces) {
+  // The lists are fresh arrays from map(), which keeps holes: a hole is an element the encoder refuses.
+  const nics = net.interfaces;
+  for (let i = 0; i < nics.length; i++) {
+    const nic = nics[i];
+    if (nic === undefined) return false;
     for (const k of Object.keys(nic)) if (k !== 'name' && k !== 'mac' && k !== 'ip' && !memberEncodable(nic[k], 4)) return false;
   }
-  for (const d of vm.disk_config) {
+  const disks = vm.disk_config;
+  for (let i = 0; i < disks.length; i++) {
+    const d = disks[i];
+    if (d === undefined) return false;
     for (const k of Object.keys(d)) if (k !== 'path' && k !== 'size_gb' && !memberEncodable(d[k], 3)) return false;
   }
   return true;

@@ -58,6 +58,11 @@ describe('parseVmState: unknown fields must be replicable JSON', () => {
     expect(() => parseVmState({ ...specVm(), deep: nested(MAX_DEPTH) })).toThrow(InvalidVmStateError);
     expect(() => parseVmState({ ...specVm(), deep: nested(MAX_DEPTH) })).toThrow(/\$\.deep/);
     expect(() => parseVmState({ ...specVm(), labels: { x: NaN } })).toThrow(/\$\.labels\.x/);
+    // a hole in a list is refused as before (map keeps holes; the encoder names the place)
+    const holey: unknown[] = [];
+    holey[1] = { path: '/d', size_gb: 1 };
+    expect(outcome(() => parseVmState({ ...specVm(), disk_config: holey }))).toBe(`vm: ${outcome(() => canonicalJson({ ...specVm(), disk_config: holey }))}`);
+    expect(() => parseVmState({ ...specVm(), disk_config: holey })).toThrow(InvalidVmStateError);
     expect(() => parseVmState({ ...specVm(), disk_config: [{ path: '/d', size_gb: 1, at: new Date(0) }] })).toThrow(/\$\.disk_config\[0\]\.at/);
   });
 });
