@@ -7,79 +7,11 @@
 import { VectorClock } from '../../src/core/clock/vector-clock.js';
 import { ConflictDetector } from '../../src/core/conflict/detector.js';
 import { createVersion, type Version } from '../../src/core/conflict/version.js';
-import type { VMState } from '../../src/core/vm/state.js';
+import { editVm, prng, realisticVm } from '../support/vm-fixtures.js';
 import { consume, latenciesUs, opsPerSecond, round, summarize, type Benchmark, type BenchResult } from './harness.js';
 
 const POOL = 512;
 const NOW = 1_732_800_000_000;
-
-/** Deterministic PRNG (mulberry32) so every run measures the same pairs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function vm(i: number, rnd: () => number): VMState {
-  const id = `vm-${1000 + i}`;
-  const octet = (n: number): string => (n % 256).toString(16).padStart(2, '0');
-  return {
-    id,
-    host: `hv-${String(1 + (i % 16)).padStart(2, '0')}`,
-    power_state: 'running',
-    cpu_allocation: [2, 4, 8, 16][i % 4]!,
-    memory_mb: [4096, 8192, 16384][i % 3]!,
-    network_config: {
-      interfaces: [
-        { name: 'eth0', mac: `52:54:00:${octet(i >> 8)}:${octet(i)}:01`, ip: `10.0.${(i >> 8) % 256}.${i % 256}`, vlan: 100 },
-        { name: 'eth1', mac: `52:54:00:${octet(i >> 8)}:${octet(i)}:02`, ip: `192.168.${(i >> 8) % 256}.${i % 256}`, vlan: 200 },
-      ],
-    },
-    disk_config: [
-      { path: `/var/lib/vms/${id}.qcow2`, size_gb: 40, bus: 'virtio' },
-      { path: `/var/lib/vms/${id}-data.qcow2`, size_gb: 100 + Math.floor(rnd() * 400), bus: 'virtio' },
-    ],
-    snapshot_id: `snap-${Math.floor(rnd() * 100)}`,
-    migration_status: 'none',
-    labels: { tier: 'web', owner: 'team-a' },
-  };
-}
-
-/** One side's edit: a few fields, as operators and schedulers change them. */
-function edit(base: VMState, rnd: () => number): VMState {
-  const next = structuredClone(base);
-  const edits = 1 + Math.floor(rnd() * 3);
-  for (let k = 0; k < edits; k++) {
-    switch (Math.floor(rnd() * 7)) {
-      case 0:
-        next.memory_mb *= 2;
-        break;
-      case 1:
-        next.cpu_allocation += 2;
-        break;
-      case 2:
-        next.snapshot_id = `snap-${100 + Math.floor(rnd() * 100)}`;
-        break;
-      case 3:
-        next.network_config.interfaces[1]!.ip = `172.16.0.${Math.floor(rnd() * 250)}`;
-        break;
-      case 4:
-        next.disk_config[1]!.size_gb += 50;
-        break;
-      case 5:
-        next.power_state = rnd() < 0.5 ? 'stopped' : 'paused';
-        break;
-      default:
-        (next.labels as Record<string, string>).owner = 'team-b';
-    }
-  }
-  return next;
-}
 
 function pairs(): Array<readonly [Version, Version]> {
   const rnd = prng(0xd37ec7);
@@ -92,21 +24,21 @@ function pairs(): Array<readonly [Version, Version]> {
     let y = `hv-${String(1 + Math.floor(rnd() * nodes)).padStart(2, '0')}`;
     if (y === x) y = x === 'hv-01' ? 'hv-02' : 'hv-01';
     const base = VectorClock.from(common);
-    const base0 = vm(i, rnd);
+    const base0 = realisticVm(i, rnd, 1000);
     const resourceId = `vm/${base0.id}`;
     const a = createVersion({
       resourceId,
       clock: base.increment(x),
       hlc: { wall: NOW + i, logical: 0 },
       origin: x,
-      data: edit(base0, rnd),
+      data: editVm(base0, rnd),
     });
     const b = createVersion({
       resourceId,
       clock: base.increment(y),
       hlc: { wall: NOW + i, logical: 1 },
       origin: y,
-      data: edit(base0, rnd),
+      data: editVm(base0, rnd),
     });
     out.push([a, b]);
   }

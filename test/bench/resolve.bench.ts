@@ -29,7 +29,7 @@ import {
 } from '../../src/core/resolve/index.js';
 import type { ResolutionContext, Strategy } from '../../src/core/resolve/types.js';
 import { mergeVmStates } from '../../src/core/vm/field-rules.js';
-import type { VMState } from '../../src/core/vm/state.js';
+import { prng, smallVm } from '../support/vm-fixtures.js';
 import { type Benchmark, type BenchResult, consume, latenciesUs, round, summarize } from './harness.js';
 
 const ROUNDS = 5;
@@ -43,17 +43,6 @@ function bestOf(fn: () => void, iterations: number, warmup: number): { p50_us: n
 }
 
 const POOL = 256;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function version(resourceId: string, origin: string, clock: Record<string, number>, wall: number, data: unknown): Version {
   return createVersion({ resourceId, clock: VectorClock.from(clock), hlc: { wall, logical: 0 }, origin, data });
@@ -73,30 +62,14 @@ function conflict(versions: Version[]): Conflict {
   };
 }
 
-function vmState(rand: () => number, i: number): VMState {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  return {
-    id: `vm-${i}`,
-    host: pick(['hv-01', 'hv-02', 'hv-03']),
-    power_state: pick(['running', 'stopped', 'paused'] as const),
-    cpu_allocation: pick([2, 4, 8]),
-    memory_mb: pick([4096, 8192, 16384]),
-    network_config: { interfaces: [{ name: 'eth0', mac: '52:54:00:12:34:56', ip: pick(['10.0.1.100', '10.0.1.101']) }] },
-    disk_config: [{ path: `/var/lib/vms/vm-${i}.qcow2`, size_gb: pick([20, 40]) }],
-    snapshot_id: pick(['snap-1', 'snap-2', null]),
-    migration_status: pick(['none', 'pending'] as const),
-    labels: { tier: pick(['gold', 'silver']) },
-  };
-}
-
 /** Pairs of concurrent VM versions. */
 function vmPool(seed: number): Version[][] {
   const rand = prng(seed);
   return Array.from({ length: POOL }, (_, i) => {
     const res = `vm/vm-${i}`;
     return [
-      version(res, 'hv-01', { 'hv-01': 7, 'hv-02': 3 }, 1_700_000_000_000 + Math.floor(rand() * 1000), vmState(rand, i)),
-      version(res, 'hv-02', { 'hv-01': 6, 'hv-02': 4 }, 1_700_000_000_000 + Math.floor(rand() * 1000), vmState(rand, i)),
+      version(res, 'hv-01', { 'hv-01': 7, 'hv-02': 3 }, 1_700_000_000_000 + Math.floor(rand() * 1000), smallVm(rand, i)),
+      version(res, 'hv-02', { 'hv-01': 6, 'hv-02': 4 }, 1_700_000_000_000 + Math.floor(rand() * 1000), smallVm(rand, i)),
     ];
   });
 }

@@ -1,5 +1,5 @@
 import type { JsonValue } from '../codec/canonical.js';
-import { canonicalJson } from '../codec/canonical.js';
+import { MAX_DEPTH, canonicalJson } from '../codec/canonical.js';
 import { describeValue } from '../codec/describe.js';
 import { DwcpError } from '../errors.js';
 
@@ -127,13 +127,91 @@ export function parseVmState(input: unknown, where = 'vm'): VMState {
     snapshot_id: snap,
     migration_status: mig as MigrationStatus,
   };
-  // Unknown fields are kept, so they must be replicable JSON too (finite numbers, not too deep).
-  try {
-    canonicalJson(out);
-  } catch (err) {
-    throw new InvalidVmStateError(`${where}: ${err instanceof Error ? err.message : 'not encodable'}`, { field: where, expected: 'plain JSON values' });
+  // Unknown fields are kept, so they must be replicable JSON too (finite numbers, not too deep). The
+  // walk only checks; the encoder runs only to name what is wrong (it decides, and throws).
+  if (!extrasEncodable(out)) {
+    try {
+      canonicalJson(out);
+    } catch (err) {
+      throw new InvalidVmStateError(`${where}: ${err instanceof Error ? err.message : 'not encodable'}`, { field: where, expected: 'plain JSON values' });
+    }
   }
   return out;
+}
+
+const CHECKED_TOP: ReadonlySet<string> = new Set([
+  'id',
+  'host',
+  'power_state',
+  'cpu_allocation',
+  'memory_mb',
+  'network_config',
+  'disk_config',
+  'snapshot_id',
+  'migration_status',
+]);
+
+/**
+ * Whether the parts of a parsed state that parseVmState did not type-check — unknown keys at the top,
+ * in `network_config`, in each interface and each disk — are encodable, at their nesting depth. The
+ * checked parts are strings, finite numbers, null and fresh plain objects and arrays.
+ */
+function extrasEncodable(vm: VMState): boolean {
+  for (const k of Object.keys(vm)) if (!CHECKED_TOP.has(k) && !memberEncodable(vm[k], 1)) return false;
+  const net = vm.network_config;
+  for (const k of Object.keys(net)) if (k !== 'interfaces' && !memberEncodable(net[k], 2)) return false;
+  // The lists are fresh arrays from map(), which keeps holes: a hole is an element the encoder refuses.
+  const nics = net.interfaces;
+  for (let i = 0; i < nics.length; i++) {
+    const nic = nics[i];
+    if (nic === undefined) return false;
+    for (const k of Object.keys(nic)) if (k !== 'name' && k !== 'mac' && k !== 'ip' && !memberEncodable(nic[k], 4)) return false;
+  }
+  const disks = vm.disk_config;
+  for (let i = 0; i < disks.length; i++) {
+    const d = disks[i];
+    if (d === undefined) return false;
+    for (const k of Object.keys(d)) if (k !== 'path' && k !== 'size_gb' && !memberEncodable(d[k], 3)) return false;
+  }
+  return true;
+}
+
+/** An object member: `undefined` is skipped by the encoder. */
+function memberEncodable(value: unknown, depth: number): boolean {
+  return value === undefined || encodable(value, depth);
+}
+
+/**
+ * Whether {@link canonicalJson} can encode `value` (at nesting `depth`), without encoding it: strings,
+ * finite numbers, booleans, null, arrays, plain objects (`undefined` members skipped), at most
+ * MAX_DEPTH levels. Never true where the encoder would throw.
+ */
+function encodable(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!encodable(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      const obj = value as Record<string, unknown>;
+      for (const k of Object.keys(obj)) {
+        const v = obj[k];
+        if (v !== undefined && !encodable(v, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function parseInterface(nic: unknown, where: string): NetworkInterface {

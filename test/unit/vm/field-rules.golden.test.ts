@@ -36,12 +36,12 @@ import { DwcpError, EncodingError } from '../../../src/core/errors.js';
 import { PolicyBuilder } from '../../../src/core/policy/builder.js';
 import { formatDecision } from '../../../src/core/policy/decision-record.js';
 import { resolveConflict, selectStrategy } from '../../../src/core/policy/engine.js';
-import { all, any, field, isSeverity, isType } from '../../../src/core/policy/predicates.js';
 import type { Policy } from '../../../src/core/policy/types.js';
 import { vmConfigRule } from '../../../src/core/resolve/semantic-rules.js';
 import type { StrategyName } from '../../../src/core/resolve/types.js';
 import { mergeVmStates, type VmMergeContext } from '../../../src/core/vm/field-rules.js';
 import type { VMState } from '../../../src/core/vm/state.js';
+import { editVm, prng, realisticVm, smallVm, vmPolicy } from '../../support/vm-fixtures.js';
 import { IPS, concurrentMeta, conflictOf, ver } from '../resolve/helpers.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'field-rules-golden.json');
@@ -192,87 +192,8 @@ function randomCases(): GoldenCase[] {
   });
 }
 
-/** mulberry32, as in the benchmarks. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The `resolve.vm` benchmark's VM shape (test/bench/policy.bench.ts), copied so that bench edits cannot move the golden. */
-function baseVm(i: number, rnd: () => number): VMState {
-  const id = `vm-${2000 + i}`;
-  const hex = (n: number): string => (n % 256).toString(16).padStart(2, '0');
-  return {
-    id,
-    host: `hv-${String(1 + (i % 16)).padStart(2, '0')}`,
-    power_state: 'running',
-    cpu_allocation: [2, 4, 8, 16][i % 4]!,
-    memory_mb: [4096, 8192, 16384][i % 3]!,
-    network_config: {
-      interfaces: [
-        { name: 'eth0', mac: `52:54:00:${hex(i >> 8)}:${hex(i)}:01`, ip: `10.0.${(i >> 8) % 256}.${i % 256}`, vlan: 100 },
-        { name: 'eth1', mac: `52:54:00:${hex(i >> 8)}:${hex(i)}:02`, ip: `192.168.${(i >> 8) % 256}.${i % 256}`, vlan: 200 },
-      ],
-    },
-    disk_config: [
-      { path: `/var/lib/vms/${id}.qcow2`, size_gb: 40, bus: 'virtio' },
-      { path: `/var/lib/vms/${id}-data.qcow2`, size_gb: 100 + Math.floor(rnd() * 400), bus: 'virtio' },
-    ],
-    snapshot_id: `snap-${Math.floor(rnd() * 100)}`,
-    migration_status: 'none',
-    labels: { tier: 'web', owner: 'team-a' },
-  };
-}
-
-function editVm(vm: VMState, rnd: () => number): VMState {
-  const next = structuredClone(vm);
-  const edits = 1 + Math.floor(rnd() * 3);
-  for (let k = 0; k < edits; k++) {
-    switch (Math.floor(rnd() * 8)) {
-      case 0:
-        next.memory_mb *= 2;
-        break;
-      case 1:
-        next.cpu_allocation += 2;
-        break;
-      case 2:
-        next.snapshot_id = `snap-${100 + Math.floor(rnd() * 100)}`;
-        break;
-      case 3:
-        next.network_config.interfaces[1]!.ip = `172.16.0.${Math.floor(rnd() * 250)}`;
-        break;
-      case 4:
-        next.disk_config[1]!.size_gb += 50;
-        break;
-      case 5:
-        next.power_state = rnd() < 0.5 ? 'stopped' : 'paused';
-        break;
-      case 6:
-        next.migration_status = rnd() < 0.5 ? 'pending' : 'migrating';
-        break;
-      default:
-        (next.labels as Record<string, string>).owner = 'team-b';
-    }
-  }
-  return next;
-}
-
-const benchPolicy = new PolicyBuilder('vm')
-  .withDefaultStrategy('semantic_merge')
-  .withFieldStrategy('power_state', 'highest_priority')
-  .withEscalation('critical_conflicts', any(isSeverity('critical'), isType('invariant_violation')), 'manual', 100)
-  .withRule('contention_by_vote', all(isType('resource_contention'), field('network_config')), 'consensus_vote', 60)
-  .withMaxRetries(3)
-  .withManualThreshold(0.9)
-  .withTimeout('30s')
-  .withFallback('last_write_wins')
-  .build();
+/** The `resolve.vm` benchmark's policy (test/support/vm-fixtures.ts, shared with test/bench/policy.bench.ts). */
+const benchPolicy = vmPolicy;
 
 const BENCH_PRIORITIES: Record<string, number> = Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`hv-${String(k + 1).padStart(2, '0')}`, 99 - k]));
 
@@ -286,16 +207,16 @@ function realisticCases(): GoldenCase[] {
     const ids = Array.from({ length: nodes }, (_, k) => `hv-${String(k + 1).padStart(2, '0')}`);
     const common = ids.map((id) => [id, 1 + Math.floor(rnd() * 1000)] as [string, number]);
     const [a, b] = [ids[i % nodes]!, ids[(i + 1) % nodes]!];
-    const vm = baseVm(i, rnd);
+    const vm = realisticVm(i, rnd, 2000);
     const resourceId = `vm/${vm.id}`;
     const wall = NOW - 5_000 + Math.floor(rnd() * 1000);
-    const va = createVersion({ resourceId, clock: VectorClock.from(common).increment(a), hlc: { wall, logical: 0 }, origin: a, data: editVm(vm, rnd) });
+    const va = createVersion({ resourceId, clock: VectorClock.from(common).increment(a), hlc: { wall, logical: 0 }, origin: a, data: editVm(vm, rnd, true) });
     const vb = createVersion({
       resourceId,
       clock: VectorClock.from(common).increment(b),
       hlc: { wall: wall + (i % 5 === 0 ? 0 : 1 + Math.floor(rnd() * 50)), logical: 0 },
       origin: b,
-      data: editVm(vm, rnd),
+      data: editVm(vm, rnd, true),
     });
     const d = detector.detectConflict(resourceId, va, vb, NOW - 1_000);
     if (d.outcome !== 'concurrent' || selectStrategy(benchPolicy, d.conflict).strategy !== 'semantic_merge') continue;
@@ -314,23 +235,10 @@ function realisticCases(): GoldenCase[] {
 /** The `resolve.vm.fields` benchmark's pairs (test/bench/resolve.bench.ts). */
 function fieldPairCases(): GoldenCase[] {
   const rand = prng(SEED + 1);
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const state = (i: number): VMState => ({
-    id: `vm-${i}`,
-    host: pick(['hv-01', 'hv-02', 'hv-03']),
-    power_state: pick(['running', 'stopped', 'paused'] as const),
-    cpu_allocation: pick([2, 4, 8]),
-    memory_mb: pick([4096, 8192, 16384]),
-    network_config: { interfaces: [{ name: 'eth0', mac: '52:54:00:12:34:56', ip: pick(['10.0.1.100', '10.0.1.101']) }] },
-    disk_config: [{ path: `/var/lib/vms/vm-${i}.qcow2`, size_gb: pick([20, 40]) }],
-    snapshot_id: pick(['snap-1', 'snap-2', null]),
-    migration_status: pick(['none', 'pending'] as const),
-    labels: { tier: pick(['gold', 'silver']) },
-  });
   return Array.from({ length: FIELD_PAIRS }, (_, i) => {
     const resourceId = `vm/vm-${i}`;
     const mk = (origin: string, clock: Record<string, number>): Version =>
-      createVersion({ resourceId, clock: VectorClock.from(clock), hlc: { wall: 1_700_000_000_000 + Math.floor(rand() * 1000), logical: 0 }, origin, data: state(i) });
+      createVersion({ resourceId, clock: VectorClock.from(clock), hlc: { wall: 1_700_000_000_000 + Math.floor(rand() * 1000), logical: 0 }, origin, data: smallVm(rand, i) });
     return {
       name: `fields ${i}`,
       versions: [mk('hv-01', { 'hv-01': 7, 'hv-02': 3 }), mk('hv-02', { 'hv-01': 6, 'hv-02': 4 })],
