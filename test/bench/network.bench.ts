@@ -357,6 +357,13 @@ async function consensus(nodes: readonly NodeProc[]): Promise<BenchResult> {
     180_000,
   );
   if (r.lat.length === 0) throw new Error(`no decision made: ${r.failures} failures: ${r.firstError}`);
+  // For comparison: a proposer that does not own round 0 (prepare + accept), fewer decisions.
+  const other = await nodes[1]!.call<{ lat: number[]; failures: number; firstError: string; ms: number; cpuMs: number }>(
+    'paxos',
+    { prefix: `bench-hv2-${Date.now()}`, warmup: 20, count: 200 },
+    120_000,
+  );
+  const so = sorted(other.lat);
   const s = sorted(r.lat);
   const p50 = percentile(s, 50);
   const p99 = percentile(s, 99);
@@ -371,7 +378,9 @@ async function consensus(nodes: readonly NodeProc[]): Promise<BenchResult> {
       `5 full Agent processes (voters hv-1..hv-5, quorum 3), hv-1 proposes sequentially on distinct keys: ${r.lat.length} decisions after 50 warm-up ` +
       `(${r.failures} failures${r.firstError ? `: ${r.firstError.slice(0, 120)}` : ''}); ${Math.round(r.ms)} ms in all, ` +
       `${round(r.lat.length / (r.ms / 1000), 1)} decisions/s; proposer CPU ${Math.round(r.cpuMs)} ms; max ${round(s[s.length - 1]! / 1000, 1)} ms. ` +
-      `Each decision: prepare + accept round trips to all voters, each acceptor persisting with a synced LevelDB write before replying, and the proposer's synced write of the decision. ` +
+      `Each decision: hv-1 is the first voter, so it owns round 0 (src/replica/paxos.ts): its own acceptance written (synced), then one accept round trip, decided at the first quorum of replies (itself + 2 of 4), ` +
+      `each acceptor persisting with a synced LevelDB write before replying; the decision record and px-decided follow after propose resolves (a second proposer would go through prepare + accept). ` +
+      `hv-2 proposing instead (not the round-0 owner: prepare + accept, ${so.length} decisions, ${other.failures} failures): p50 ${so.length > 0 ? round(percentile(so, 50) / 1000, 2) : NaN} ms, p99 ${so.length > 0 ? round(percentile(so, 99) / 1000, 2) : NaN} ms. ` +
       `One-op synced LevelDB write on this disk just before (hv-1, 100 sequential): p50 ${round(before.p50, 2)} ms, p99 ${round(before.p99, 2)} ms.`,
   };
 }

@@ -173,6 +173,7 @@ describe('hardening: gossip flood', () => {
       deliveredRatePerVictim: Object.fromEntries(nodes.map((n, i) => [n.nodeId, Math.round((deliveredTo[i]! * 1000) / done.elapsedMs)])),
       heldBackByBackpressure: Object.fromEntries(nodes.map((n) => [n.nodeId, done.heldBack[n.t.peerId] ?? 0])),
       lostStream: Object.fromEntries(nodes.map((n) => [n.nodeId, done.lost[n.t.peerId] ?? 0])),
+      rogueRedials: Object.fromEntries(nodes.map((n) => [n.nodeId, done.redials[n.t.peerId]])),
       refusedPerVictim: Object.fromEntries(nodes.map((n, i) => [n.nodeId, refused[i]])),
       refusedByReason: Object.fromEntries(nodes.map((n) => [n.nodeId, n.refused])),
       honestWrites: honest.length,
@@ -202,6 +203,8 @@ describe('hardening: gossip flood', () => {
       const stats = n.t.stats();
       expect(stats.peersBanned['invalid-messages'] + stats.peersBanned.score, `${n.nodeId}: the ban counted`).toBeGreaterThanOrEqual(n.bans.length);
       expect(n.bans.map((b) => b.peer), `${n.nodeId}: only the rogue banned`).toEqual(connected[i] ? [] : [roguePeer]);
+      const redials = done.redials[n.t.peerId];
+      if (n.bans.length > 0) expect(redials?.sentAfterHangUp, `${n.nodeId}: nothing got through to it after the ban, redials notwithstanding`).toBe(0);
       expect(refused[i], `${n.nodeId}: refused flood messages counted`).toBeGreaterThan(0);
       expect(n.replicaRejected, `${n.nodeId}: honest gossip refused`).toEqual([]);
     }
