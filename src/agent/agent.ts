@@ -193,6 +193,19 @@ export class Agent {
       this.log.error('store failed: agent is read-only', { reason: e.reason });
     });
     replica.on('split-brain', (e) => this.log.warn('split-brain detected', { ...e }));
+    // An IP, MAC or disk held by two VMs (e.g. assigned on both sides of a partition): the same
+    // finding on every node (same id); counted as an invariant violation, logged and audited once.
+    const contentions = new Set<string>();
+    replica.on('contention', (c) => {
+      if (contentions.has(c.id)) return;
+      if (contentions.size >= 10_000) contentions.clear();
+      contentions.add(c.id);
+      this.metrics.contentionFound();
+      this.log.warn('resource contention', { id: c.id, kind: c.kind, key: c.key, vmIds: c.vmIds, severity: c.severity });
+      void replica
+        .recordAudit('contention', { id: c.id, kind: c.kind, key: c.key, vmIds: c.vmIds, severity: c.severity, field: c.finding.field, detail: c.finding.detail }, `vm/${c.vmId}`)
+        .catch((err: unknown) => this.log.error('could not audit a contention', { id: c.id, err }));
+    });
     replica.on('conflict', (e) => this.log.info('conflict', { id: e.record.id, resourceId: e.record.resourceId, type: e.record.type, severity: e.record.severity, strategy: e.record.strategy, status: e.record.status }));
     replica.on('rejected', (e) => this.log.warn('message rejected', { ...e }));
     const trackHost = (resourceId: string, data: unknown): void => {

@@ -160,6 +160,13 @@ export class Metrics implements ReplicaObserver {
     }
   }
 
+  /** An IP, MAC or disk held by two VMs (uniqueness invariant), found when a VM version was stored. */
+  contentionFound(): void {
+    this.invariantViolations++;
+    this.lastInvariantViolationAt = this.now();
+    this.invariantTotal.inc();
+  }
+
   conflictPending(c: { strategy: StrategyName; outcome: string; resourceId?: string }): void {
     this.pending++;
     if (c.outcome === 'pending_manual' || c.outcome === 'failed' || c.strategy === 'manual_intervention') this.manual++;

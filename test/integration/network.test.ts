@@ -108,4 +108,36 @@ describe('network layers over real libp2p and LevelDB', () => {
     expect(new Set(decided.map((d) => d?.value.version.id)).size).toBe(1);
     expect(a1.metrics.snapshot().splitBrains).toBeGreaterThanOrEqual(1);
   });
+  it('3 agents: the same IP given to two VMs on both sides of a partition is found on every node after the heal (counted, audited once, same id)', async () => {
+    const agents = await startCluster(3);
+    const [a1, a2, a3] = agents as [Agent, Agent, Agent];
+    a1.shim!.partition(['hv-1']);
+    for (const a of [a2, a3]) a.shim!.partition(['hv-2', 'hv-3'].filter((x) => x !== a.nodeId));
+    const nic = (mac: string) => ({ network_config: { interfaces: [{ name: 'eth0', mac, ip: '10.9.0.5' }] } });
+    await a1.replica.putVm(vm('vm-left', 'hv-1', nic('52:54:00:00:00:01')));
+    await a2.replica.putVm(vm('vm-right', 'hv-2', nic('52:54:00:00:00:02')));
+    await new Promise((r) => setTimeout(r, 300));
+    // Each side alone holds one VM with that IP: nothing to report yet.
+    expect(agents.map((a) => a.metrics.snapshot().invariantViolations)).toEqual([0, 0, 0]);
+    for (const a of agents) a.shim!.heal();
+    await until(() => agents.every((a) => a.replica.list('vm/').length === 2 && a.metrics.snapshot().invariantViolations >= 1), 15_000, () =>
+      agents.map((a) => `${a.nodeId}: ${a.replica.list('vm/').length} vms, violations ${a.metrics.snapshot().invariantViolations}`).join('; '),
+    );
+    const audited = await Promise.all(
+      agents.map(async (a) => {
+        const found: Array<{ resourceId?: string; data: unknown }> = [];
+        for await (const e of a.replica.audit.entries()) if (e.kind === 'contention') found.push({ resourceId: e.resourceId, data: e.data });
+        return found;
+      }),
+    );
+    for (const found of audited) {
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ resourceId: 'vm/vm-right', data: { kind: 'ip', key: '10.9.0.5', vmIds: ['vm-left', 'vm-right'], severity: 'high' } });
+    }
+    expect(new Set(audited.map((f) => (f[0]!.data as { id: string }).id)).size).toBe(1);
+    // Further writes of the VMs do not report it again.
+    await a3.replica.putVm(vm('vm-left', 'hv-1', { ...nic('52:54:00:00:00:01'), cpu_allocation: 4 }), { context: a3.replica.contextOf('vm/vm-left') });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a3.metrics.snapshot().invariantViolations).toBe(1);
+  });
 });
