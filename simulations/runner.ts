@@ -19,7 +19,7 @@ import type { Fault, Scenario } from './scenario.js';
 import { Scheduler, type EventOwner, type OwnerStatus } from './scheduler.js';
 import { SimNetwork, type NetworkStats } from './sim-network.js';
 import { SimNode, type NodeParts } from './sim-node.js';
-import { Supervisor } from './supervisor.js';
+import { VmSupervisor } from '../src/replica/vm-supervisor.js';
 import { Workload, type WorkloadStats } from './workload.js';
 
 export interface RunOptions {
@@ -287,7 +287,28 @@ class Run {
       this.decisions.push({ node: id, key, value, t: this.now });
       if (key.startsWith('conflict:')) this.history.add({ t: this.now, kind: 'paxos', node: id, text: `learned ${key} (ballot ${d.ballot})` });
     });
-    new Supervisor(node, parts, this.history, () => this.now).start();
+    // The agent's own VM supervisor, over the node's fake hypervisor (what the host really runs).
+    const hv = node.hypervisor;
+    new VmSupervisor(
+      { nodeId: id, sweepMs: 2_000 },
+      {
+        replica: parts.replica,
+        hypervisor: hv,
+        clock: parts.clock,
+        leases: parts.leases,
+        host: { runs: (vmId) => hv.running.has(vmId), running: () => hv.running },
+        onRefused: (vmId, what, err) => {
+          const code = (err as { code?: unknown }).code;
+          this.history.add({
+            t: this.now,
+            kind: 'lease',
+            node: id,
+            resourceId: `vm/${vmId}`,
+            text: `${what} refused: ${typeof code === 'string' ? code : 'error'} ${err instanceof Error ? err.message : String(err)}`,
+          });
+        },
+      },
+    ).start();
   }
 
   private onConflict(node: string, record: ConflictRecord): void {

@@ -27,6 +27,7 @@ import { Coordinator } from '../replica/coordinator.js';
 import { CrdtService } from '../replica/crdt-service.js';
 import { FailureDetector } from '../replica/failure-detector.js';
 import { LeaseManager } from '../replica/leases.js';
+import { TrackedHost, VmSupervisor } from '../replica/vm-supervisor.js';
 import { Paxos } from '../replica/paxos.js';
 import type { Hypervisor } from '../replica/ports.js';
 import { RecoveryManager } from '../replica/recovery.js';
@@ -173,7 +174,11 @@ export class Agent {
     const net = shim ?? transport;
     this.shim = shim;
 
-    const hypervisor = this.deps.hypervisor ?? this.makeHypervisor();
+    const rawHypervisor = this.deps.hypervisor ?? this.makeHypervisor();
+    // Supervised, every action (starts under leases, stops, fencing) goes through the tracked view of
+    // what this host runs.
+    const tracked = cfg.hypervisor.supervise ? new TrackedHost(rawHypervisor) : undefined;
+    const hypervisor: Hypervisor = tracked ?? rawHypervisor;
     this.hypervisor = hypervisor;
     const random = new CryptoRandom();
     const replica = new Replica(
@@ -298,6 +303,25 @@ export class Agent {
     );
     await this.leases.start();
     this.push('leases', () => this.leases.stop());
+
+    if (tracked) {
+      const supervisor = new VmSupervisor(
+        { nodeId: cfg.node.id },
+        {
+          replica,
+          hypervisor,
+          clock: this.clock,
+          leases: this.leases,
+          host: tracked,
+          onRefused: (vmId, what, err) => this.log.warn('vm supervisor: action refused, retried on the next sweep', { vmId, what, err }),
+        },
+      );
+      // A VM outlives an agent restart: what the agreed state runs here is assumed to run (its lease
+      // is reclaimed, or the VM stopped if another node holds it).
+      for (const id of supervisor.placedHere()) tracked.assume(id);
+      supervisor.start();
+      this.push('supervisor', () => supervisor.stop());
+    }
 
     this.recovery = new RecoveryManager(replica, store, this.clock, {
       enableAutoRecovery: cfg.recovery.enableAutoRecovery,

@@ -37,7 +37,11 @@ export interface AgentConfig {
     enableStateReconstruction: boolean;
     snapshotRetention: number;
   };
-  hypervisor: { driver: 'none' | 'exec'; commands: { fence: string; start: string; stop: string }; timeout: number };
+  /**
+   * `supervise`: the agent starts and stops this host's VMs to match the agreed state (starting only
+   * under a majority-granted ownership lease); off, the hypervisor is only used for fencing.
+   */
+  hypervisor: { driver: 'none' | 'exec'; commands: { fence: string; start: string; stop: string }; timeout: number; supervise: boolean };
   log: { level: LogLevel; format: 'auto' | 'json' | 'text'; modules: Record<string, LogLevel> };
   /** Tuning: anti-entropy period, heartbeats, leases (ms). */
   timing: { antiEntropyInterval: number; heartbeat: number; lease: number; leaseMargin: number };
@@ -78,7 +82,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
     enableStateReconstruction: true,
     snapshotRetention: 10,
   },
-  hypervisor: { driver: 'none', commands: { fence: 'virsh destroy {vm}', start: 'virsh start {vm}', stop: 'virsh shutdown {vm}' }, timeout: 30_000 },
+  hypervisor: { driver: 'none', commands: { fence: 'virsh destroy {vm}', start: 'virsh start {vm}', stop: 'virsh shutdown {vm}' }, timeout: 30_000, supervise: false },
   log: { level: 'info', format: 'auto', modules: {} },
   timing: { antiEntropyInterval: 5_000, heartbeat: 1_000, lease: 10_000, leaseMargin: 2_000 },
 };
@@ -185,7 +189,7 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
       enableStateReconstruction: bool,
       snapshotRetention: int(1, 10_000),
     }),
-    hypervisor: obj({ driver: oneOf(['none', 'exec'] as const), commands: obj({ fence: str(), start: str(), stop: str() }), timeout: duration }),
+    hypervisor: obj({ driver: oneOf(['none', 'exec'] as const), commands: obj({ fence: str(), start: str(), stop: str() }), timeout: duration, supervise: bool }),
     log: obj({ level: oneOf(LOG_LEVELS), format: oneOf(['auto', 'json', 'text'] as const), modules: map(oneOf(LOG_LEVELS)) }),
     timing: obj({ antiEntropyInterval: duration, heartbeat: duration, lease: duration, leaseMargin: duration }),
   });

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/agent/logger.js';
 import { canonicalJson } from '../../src/core/codec/canonical.js';
 import { versionToJSON } from '../../src/core/conflict/version.js';
 import { writePskFile } from '../../src/adapters/libp2p/index.js';
+import { FakeHypervisor } from '../../src/adapters/hypervisor/fake-hypervisor.js';
 
 const running: Agent[] = [];
 const dirs: string[] = [];
@@ -22,7 +23,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function startCluster(n: number, policy = 'production'): Promise<Agent[]> {
+async function startCluster(n: number, policy = 'production', extra: { yaml?: string; hypervisors?: FakeHypervisor[] } = {}): Promise<Agent[]> {
   const root = mkdtempSync(join(tmpdir(), 'dwcp-net-'));
   dirs.push(root);
   const psk = join(root, 'cluster.psk');
@@ -39,10 +40,11 @@ async function startCluster(n: number, policy = 'production'): Promise<Agent[]> 
         `api: { listen: "127.0.0.1:0" }`,
         `policy: ${policy}`,
         `timing: { heartbeat: 200ms, antiEntropyInterval: 1s }`,
+        extra.yaml ?? '',
       ].join('\n'),
       join(root, 'agent.yaml'),
     );
-    const agent = new Agent(cfg, { faultInjection: true, logger: createLogger({ level: 'warn', format: 'json', write: (l) => logs.push(l) }) });
+    const agent = new Agent(cfg, { faultInjection: true, hypervisor: extra.hypervisors?.[agents.length], logger: createLogger({ level: 'warn', format: 'json', write: (l) => logs.push(l) }) });
     await agent.start();
     running.push(agent);
     agents.push(agent);
@@ -139,5 +141,29 @@ describe('network layers over real libp2p and LevelDB', () => {
     await a3.replica.putVm(vm('vm-left', 'hv-1', { ...nic('52:54:00:00:00:01'), cpu_allocation: 4 }), { context: a3.replica.contextOf('vm/vm-left') });
     await new Promise((r) => setTimeout(r, 300));
     expect(a3.metrics.snapshot().invariantViolations).toBe(1);
+  });
+  it('3 agents with hypervisor.supervise: a VM placed on a host is started there under a lease; moved, it stops on the old host first and starts on the new one', async () => {
+    const hv = [new FakeHypervisor(), new FakeHypervisor(), new FakeHypervisor()];
+    const agents = await startCluster(3, 'production', { yaml: 'hypervisor: { supervise: true }', hypervisors: hv });
+    const [a1, a2] = agents as [Agent, Agent, Agent];
+    /** Hosts running the VM, sampled on every hypervisor action: never two at once. */
+    const hostsRunning = (): string[] => hv.flatMap((h, i) => (h.running.has('vm-s') ? [`hv-${i + 1}`] : []));
+    let most = 0;
+    const timer = setInterval(() => (most = Math.max(most, hostsRunning().length)), 5);
+    try {
+      await a1.replica.putVm(vm('vm-s', 'hv-1'));
+      await until(() => hv[0]!.running.has('vm-s'), 15_000, () => `not started on hv-1: ${JSON.stringify(hv[0]!.actions)}`);
+      expect(a1.leases.current('vm-s')).toMatchObject({ owner: 'hv-1' });
+      await a2.replica.putVm(vm('vm-s', 'hv-2'), { context: a2.replica.contextOf('vm/vm-s') });
+      await until(() => hv[1]!.running.has('vm-s') && !hv[0]!.running.has('vm-s'), 15_000, () => `not moved: ${hostsRunning().join(',')}`);
+      // The old host released its lease (a quorum decision), so the new one did not wait lease + margin.
+      expect(a2.leases.current('vm-s')).toMatchObject({ owner: 'hv-2' });
+      expect(hv[0]!.actions.map((a) => a.action)).toEqual(['start', 'stop']);
+      expect(hv[1]!.actions.map((a) => a.action)).toEqual(['start']);
+      expect(hv[2]!.actions).toEqual([]);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(most).toBe(1);
   });
 });

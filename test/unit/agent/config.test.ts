@@ -37,6 +37,7 @@ describe('agent config', () => {
     ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true, bootstrap: [10.0.0.1:7700] }', 'cluster.bootstrap[0]', /multiaddr/],
     ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true, bootstrap: [/ip4/10.0.0.1/tcp/7700] }', 'cluster.bootstrap[0]', /\/p2p\/<peer id>/],
     ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true }\nhypervisor: { driver: kvm }', 'hypervisor.driver', /none, exec/],
+    ['node: { id: hv-01 }\ncluster: { insecureNoPsk: true }\nhypervisor: { supervise: yes please }', 'hypervisor.supervise', /true or false/],
   ])('rejects %j naming %s', (text, path, expected) => {
     const e = err(() => parseConfig(text, 'agent.yaml'));
     expect(e.code).toBe('ERR_CONFIG');
@@ -77,5 +78,6 @@ describe('agent config', () => {
     expect(cfg.cluster.insecureNoPsk).toBe(true);
     expect(cfg.policy).toBe('production');
     expect(cfg.hypervisor.driver).toBe('none');
+    expect(cfg.hypervisor.supervise).toBe(false);
   });
 });
