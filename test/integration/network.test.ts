@@ -125,13 +125,18 @@ describe('network layers over real libp2p and LevelDB', () => {
     await until(() => agents.every((a) => a.replica.list('vm/').length === 2 && a.metrics.snapshot().invariantViolations >= 1), 15_000, () =>
       agents.map((a) => `${a.nodeId}: ${a.replica.list('vm/').length} vms, violations ${a.metrics.snapshot().invariantViolations}`).join('; '),
     );
-    const audited = await Promise.all(
-      agents.map(async (a) => {
-        const found: Array<{ resourceId?: string; data: unknown }> = [];
-        for await (const e of a.replica.audit.entries()) if (e.kind === 'contention') found.push({ resourceId: e.resourceId, data: e.data });
-        return found;
-      }),
-    );
+    const contentionsAudited = (a: Agent) => async (): Promise<Array<{ resourceId?: string; data: unknown }>> => {
+      const found: Array<{ resourceId?: string; data: unknown }> = [];
+      for await (const e of a.replica.audit.entries()) if (e.kind === 'contention') found.push({ resourceId: e.resourceId, data: e.data });
+      return found;
+    };
+    // The audit entry is written right after the finding is counted (asynchronously): wait for it.
+    let audited: Array<Array<{ resourceId?: string; data: unknown }>> = [];
+    for (let i = 0; i < 100; i++) {
+      audited = await Promise.all(agents.map((a) => contentionsAudited(a)()));
+      if (audited.every((f) => f.length > 0)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (const found of audited) {
       expect(found).toHaveLength(1);
       expect(found[0]).toMatchObject({ resourceId: 'vm/vm-right', data: { kind: 'ip', key: '10.9.0.5', vmIds: ['vm-left', 'vm-right'], severity: 'high' } });
