@@ -11,6 +11,7 @@
 import { compare as peerCompare, type VClock } from '@thi.ng/vclock';
 import { type Ordering, VectorClock } from '../../src/core/clock/vector-clock.js';
 import { type Benchmark, type BenchResult, consume, opsPerSecond, round } from './harness.js';
+import { prng } from '../support/vm-fixtures.js';
 
 const POOL_SIZE = 4096;
 /** Share of each outcome in the pool. */
@@ -22,17 +23,6 @@ const MIX: ReadonlyArray<readonly [Ordering, number]> = [
 ];
 const TARGETS: Readonly<Record<number, number>> = { 16: 8_000_000, 64: 2_000_000 };
 
-/** Deterministic PRNG (mulberry32): the same pool on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pool {
   dwcp: Array<readonly [VectorClock, VectorClock]>;
