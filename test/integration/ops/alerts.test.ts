@@ -94,6 +94,13 @@ const CASES: Case[] = [
     at: '2m',
     extraLabels: { result: 'failed' },
   },
+  {
+    alert: 'DwcpPeerBanned',
+    firing: [[sel('dwcp_peers_banned_total', { reason: 'invalid-messages' }), '0 1 1 1']],
+    healthy: [[sel('dwcp_peers_banned_total', { reason: 'invalid-messages' }), '0x3']],
+    at: '2m',
+    extraLabels: { reason: 'invalid-messages' },
+  },
   { alert: 'DwcpStoreErrors', firing: [[sel('dwcp_store_errors_total'), '0 2 2 2']], healthy: [[sel('dwcp_store_errors_total'), '0x3']], at: '2m' },
   {
     alert: 'DwcpGossipRejected',
