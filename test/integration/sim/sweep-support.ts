@@ -8,6 +8,7 @@
  *   DWCP_SIM_SEEDS=10000 npx vitest run --project integration test/integration/sim
  */
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { explainFailures, loadScenario, runSimulation, type CheckerName } from '../../../simulations/index.js';
 
 export const SCENARIO_DIR = join(import.meta.dirname, '../../../simulations/scenarios');
@@ -48,4 +49,20 @@ export async function sweepScenario(name: SweepScenario, first = FIRST_SEED, cou
 /** The message an assertion prints: each new failure with its replay command and history. */
 export function describeFailures(name: string, outcomes: readonly SeedOutcome[]): string {
   return `${name}: ${outcomes.length} failing seed(s): ${outcomes.map((o) => o.seed).join(', ')}\n\n${outcomes.map((o) => o.explanation).join('\n\n')}`;
+}
+
+/** One test per scenario: every checker passes on every seed of the sweep (failures print their replay). */
+export function defineSweep(scenarios: readonly SweepScenario[]): void {
+  describe(`seed sweep (${SEEDS_PER_SCENARIO} seeds per scenario from ${FIRST_SEED}; DWCP_SIM_SEEDS sets the total)`, () => {
+    for (const name of scenarios) {
+      it(
+        `${name}: every checker passes on every seed`,
+        async () => {
+          const outcomes = await sweepScenario(name);
+          expect(outcomes.map((o) => o.seed), describeFailures(name, outcomes)).toEqual([]);
+        },
+        SWEEP_TIMEOUT_MS,
+      );
+    }
+  });
 }
