@@ -88,6 +88,13 @@ export interface ReplicaOptions {
   /** Gossip batching: flush after this many ms, or at `gossipMaxBatch` versions. */
   readonly gossipFlushMs?: number;
   readonly gossipMaxBatch?: number;
+  /**
+   * Under sustained writes, at most one gossip message per this many ms (default 20): a flush waits
+   * until this long after the previous one, so batches grow with the write rate instead of the
+   * message rate (each message costs every receiver a fixed share of libp2p work: decryption,
+   * signature check, duplicates). A write after a quiet spell still goes out `gossipFlushMs` later.
+   */
+  readonly gossipMinIntervalMs?: number;
   /** Remote HLC timestamps further ahead of local time than this are refused. */
   readonly maxDriftMs?: number;
   readonly overcommit?: { readonly cpu: number; readonly memory: number };
@@ -176,7 +183,7 @@ const UNSYNCED = Object.freeze({ sync: false });
 /** Versions whose JSON text is kept for their history record (a few MB of text at most). */
 const RECENT_JSON_LIMIT = 4096;
 
-const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, maxDriftMs: 60_000 };
+const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 20, maxDriftMs: 60_000 };
 
 export class Replica extends TypedEmitter<ReplicaEvents> {
   readonly nodeId: string;
@@ -201,6 +208,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    */
   private readonly recentJson = new Map<Version, string>();
   private flushTimer: TimerHandle | undefined;
+  /** When gossip was last flushed (`clock.now()`), for `gossipMinIntervalMs`. */
+  private lastGossipAt = -Infinity;
   private started = false;
   private degradedReason: string | undefined;
   /** Records quarantined at load (sublevel/key). */
@@ -215,6 +224,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       historyInMemory: Math.max(0, Math.min(options.historyInMemory ?? DEFAULTS.historyInMemory, options.historyLimit ?? DEFAULTS.historyLimit)) || 0,
       gossipFlushMs: options.gossipFlushMs ?? DEFAULTS.gossipFlushMs,
       gossipMaxBatch: Math.min(options.gossipMaxBatch ?? DEFAULTS.gossipMaxBatch, MAX_BATCH_VERSIONS),
+      gossipMinIntervalMs: options.gossipMinIntervalMs ?? DEFAULTS.gossipMinIntervalMs,
       maxDriftMs: options.maxDriftMs ?? DEFAULTS.maxDriftMs,
     };
     this.c = components;
@@ -954,14 +964,23 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       this.flushGossip();
       return;
     }
-    this.flushTimer ??= this.c.clock.setTimer(this.opts.gossipFlushMs, () => {
+    this.flushTimer ??= this.c.clock.setTimer(this.gossipDelay(), () => {
       this.flushTimer = undefined;
       this.flushGossip();
     });
   }
 
+  /** When the next flush is due: `gossipFlushMs` from now, but not sooner than `gossipMinIntervalMs` after the last one. */
+  private gossipDelay(): number {
+    const { gossipFlushMs, gossipMinIntervalMs } = this.opts;
+    const wait = this.lastGossipAt + gossipMinIntervalMs - this.c.clock.now();
+    // A clock stepped back cannot hold gossip for longer than one interval.
+    return Math.max(gossipFlushMs, Math.min(wait, gossipMinIntervalMs));
+  }
+
   /** Publish queued versions now (batched: one message per `gossipMaxBatch` versions). */
   flushGossip(): void {
+    if (this.outbox.length > 0) this.lastGossipAt = this.c.clock.now();
     while (this.outbox.length > 0) {
       const batch = this.outbox.splice(0, this.opts.gossipMaxBatch);
       const payload = gossipPayload(this.nodeId, batch, this.outboxJson.splice(0, batch.length));

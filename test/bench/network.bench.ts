@@ -31,7 +31,8 @@
  *
  * `npm run bench -- --only PREFIX` is read here too, so that a suite spawns only what it needs.
  * Env (for experiments only): DWCP_BENCH_NET_SECONDS, DWCP_BENCH_NET_RATE, DWCP_BENCH_NET_PROF=<dir>
- * (V8 CPU profiles of every node process), DWCP_BENCH_NET_FLUSH_MS (the writer's gossipFlushMs in the
+ * (V8 CPU profiles of every node process), DWCP_BENCH_NET_FLUSH_MS and DWCP_BENCH_NET_MIN_INTERVAL_MS
+ * (the writer's gossipFlushMs and gossipMinIntervalMs in the
  * dwcp run), DWCP_BENCH_NET_NAIVE=0 (skip the naive run). Every child is stopped (SIGKILL after a grace period) and
  * every temporary directory removed, also on failure; a failing benchmark is reported with value NaN
  * and the error in `notes`.
@@ -44,6 +45,7 @@ const SECONDS = Number(process.env.DWCP_BENCH_NET_SECONDS ?? 10);
 const RATE = Number(process.env.DWCP_BENCH_NET_RATE ?? 1000);
 /** Experiments: the writer's gossipFlushMs in the dwcp run (default: the Replica's default). */
 const FLUSH_MS = process.env.DWCP_BENCH_NET_FLUSH_MS === undefined ? undefined : Number(process.env.DWCP_BENCH_NET_FLUSH_MS);
+const MIN_INTERVAL_MS = process.env.DWCP_BENCH_NET_MIN_INTERVAL_MS === undefined ? undefined : Number(process.env.DWCP_BENCH_NET_MIN_INTERVAL_MS);
 /** Experiments: DWCP_BENCH_NET_NAIVE=0 skips the naive peer run (its figures are then NaN). */
 const NAIVE = process.env.DWCP_BENCH_NET_NAIVE !== '0';
 const WARMUP_UPDATES = RATE; // the first second
@@ -75,6 +77,7 @@ interface RunFigures {
   issued: number;
   queued: number;
   receiverCpuUsPerUpdate: number;
+  receiverMainCpuUsPerUpdate: number;
   receiverElu: number;
   writerElu: number;
   measured: number;
@@ -101,6 +104,8 @@ interface RunFigures {
 
 interface CpuSample {
   cpuMs: number;
+  /** The main thread's share (NaN where /proc is unavailable). */
+  mainCpuMs: number;
   elu: { idle: number; active: number };
 }
 
@@ -241,6 +246,8 @@ async function propagationRun(
     deliveredRate: delivered / ((deadline - firstIssue) / 1000),
     queued: stats1.transport.queuedPublishes,
     receiverCpuUsPerUpdate: perUpdateDelivered > 0 ? mean(receiversIdx(all, receivers).map((i) => cpu1[i]!.cpuMs - cpu0[i]!.cpuMs)) * 1000 / perUpdateDelivered : NaN,
+    receiverMainCpuUsPerUpdate:
+      perUpdateDelivered > 0 ? (mean(receiversIdx(all, receivers).map((i) => cpu1[i]!.mainCpuMs - cpu0[i]!.mainCpuMs)) * 1000) / perUpdateDelivered : NaN,
     receiverElu: mean(receiversIdx(all, receivers).map((i) => elu(cpu0[i]!, cpu1[i]!))),
     writerElu: elu(cpu0[all.indexOf(writer)]!, cpu1[all.indexOf(writer)]!),
     writeErrors: acks.errors ? `${acks.errors} write errors (${acks.firstError.slice(0, 120)})` : '',
@@ -277,7 +284,7 @@ function describeRun(f: RunFigures, label: string, receivers: number, seconds: n
     (f.queued || f.writesPending ? ` (by the end: ${f.queued} queued in the transport, ${f.writesPending} writes not yet durable)` : ` (${round(f.issued / Math.max(1, f.published), 1)} updates/message)`) +
     `; ${Math.round(f.bytesPerUpdate)} TCP bytes/update (${round(f.bytesTotal / 1e6, 2)} MB)` +
     `; writer: durable-write p50 ${round(f.durableP50, 2)} ms of the acknowledged (${f.writerBatches} synced LevelDB batches, ${round(f.issued / Math.max(1, f.writerBatches), 1)} writes/batch), max lag behind schedule ${round(f.maxLagMs, 1)} ms, CPU ${Math.round(f.writerCpuMs)} ms, event loop ${Math.round(f.writerElu * 100)}% busy` +
-    `; receivers: CPU ${Math.round(f.receiverCpuUsPerUpdate)} µs per update applied, event loop ${Math.round(f.receiverElu * 100)}% busy (mean)` +
+    `; receivers: CPU ${Math.round(f.receiverCpuUsPerUpdate)} µs per update applied (main thread ${Math.round(f.receiverMainCpuUsPerUpdate)} µs), event loop ${Math.round(f.receiverElu * 100)}% busy (mean)` +
     (f.writeErrors ? `; ${f.writeErrors}` : '')
   );
 }
@@ -288,7 +295,8 @@ function describeRun(f: RunFigures, label: string, receivers: number, seconds: n
  * writer's Replica is swapped (same process and transport) for the naive one.
  */
 async function gossipSuite(): Promise<BenchResult[]> {
-  const sizes = [5, 10].filter((n) => wanted(`gossip.propagation.${n}`));
+  // Experiments: DWCP_BENCH_NET_SIZES=2,3 measures other cluster sizes (same names pattern).
+  const sizes = (process.env.DWCP_BENCH_NET_SIZES ?? '5,10').split(',').map(Number).filter((n) => n === 2 || n === 3 || n === 5 || n === 10 ? n > 3 || process.env.DWCP_BENCH_NET_SIZES !== undefined : false).filter((n) => n < 5 || wanted(`gossip.propagation.${n}`));
   const results: BenchResult[] = [];
   const cluster = await ProcCluster.create('bench');
   try {
@@ -305,7 +313,10 @@ async function gossipSuite(): Promise<BenchResult[]> {
         const setupMs = performance.now() - t0;
         const writer = nodes[0]!;
         const receivers = nodes.slice(1);
-        await writer.call('reconfigure', FLUSH_MS === undefined ? {} : { flushMs: FLUSH_MS });
+        await writer.call('reconfigure', {
+          ...(FLUSH_MS === undefined ? {} : { flushMs: FLUSH_MS }),
+          ...(MIN_INTERVAL_MS === undefined ? {} : { minIntervalMs: MIN_INTERVAL_MS }),
+        });
         const dwcp = await propagationRun(nodes, writer, receivers, `d${n}-`, SECONDS, DRAIN_MS);
         let naive: RunFigures | undefined;
         if (NAIVE) {
@@ -331,7 +342,7 @@ async function gossipSuite(): Promise<BenchResult[]> {
           notes:
             `${n} processes (Replica + libp2p + LevelDB each; writer hv-1), ${RATE} updates/s of ~530-byte VM states round-robin over ${GOSSIP_VMS} VMs, first ${WARMUP_UPDATES} not counted; ` +
             `latency = last receiver applied - putVm called (includes the writer's synced write). ` +
-            `${describeRun(dwcp, `dwcp (gossipFlushMs ${FLUSH_MS ?? 5}, gossipMaxBatch 512)`, n - 1, SECONDS)}. ` +
+            `${describeRun(dwcp, `dwcp (gossipFlushMs ${FLUSH_MS ?? 5}, gossipMinIntervalMs ${MIN_INTERVAL_MS ?? 20}, gossipMaxBatch 512)`, n - 1, SECONDS)}. ` +
             (naive
               ? `${describeRun(naive, 'naive (same processes and transport, writer Replica with gossipFlushMs 0, gossipMaxBatch 1)', n - 1, SECONDS)}. `
               : 'naive run skipped (DWCP_BENCH_NET_NAIVE=0). ') +

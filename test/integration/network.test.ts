@@ -108,7 +108,9 @@ describe('network layers over real libp2p and LevelDB', () => {
     // Decided once: every node holds the same decision for this conflict key.
     const decided = await Promise.all(agents.map((a) => a.paxos.decided<{ version: { id: string } }>(`conflict:${rec.id}`)));
     expect(new Set(decided.map((d) => d?.value.version.id)).size).toBe(1);
-    expect(a1.metrics.snapshot().splitBrains).toBeGreaterThanOrEqual(1);
+    // Counted where it was detected: a node that receives the decided version before the other
+    // side's candidate never sees the two hosts at once, so not necessarily on hv-1.
+    expect(agents.reduce((n, a) => n + a.metrics.snapshot().splitBrains, 0)).toBeGreaterThanOrEqual(1);
   });
   it('3 agents: the same IP given to two VMs on both sides of a partition is found on every node after the heal (counted, audited once, same id)', async () => {
     const agents = await startCluster(3);

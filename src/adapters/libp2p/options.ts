@@ -98,6 +98,14 @@ export interface Libp2pTransportInit {
   /** gossipsub heartbeat (default 700 ms: mesh repair and IHAVE gossip come sooner than libp2p's 1 s). */
   readonly gossipHeartbeatMs?: number;
   /**
+   * gossipsub mesh degree D (default 2; mesh kept between max(1, D - 1) and 2·D peers). Publishing
+   * floods to every connected peer, so in a cluster whose agents all connect to each other the mesh
+   * only relays around a missing link; each mesh peer forwards a copy of every message, which every
+   * receiver decrypts and drops as a duplicate. libp2p's default of 6 made each receiver of a 10-agent
+   * cluster handle ~6 copies of every update batch (see the gossip.propagation benchmarks).
+   */
+  readonly gossipMeshDegree?: number;
+  /**
    * Gossip messages a second accepted from one propagating peer (default 2,000; 0: no limit); the
    * excess is dropped before decoding, without penalty (anti-entropy repairs what an honest burst
    * loses). Bursts up to `peerMessageBurst` (default 4,000).
@@ -146,6 +154,7 @@ export const transportDefaults = {
   redialIntervalMs: 2_000,
   dialTimeoutMs: 5_000,
   gossipHeartbeatMs: 700,
+  gossipMeshDegree: 2,
   peerMessageRate: 2_000,
   peerMessageBurst: 4_000,
   banAfterInvalid: 64,
@@ -190,6 +199,18 @@ export function gossipTopicScoreParams(): TopicScoreParams {
     invalidMessageDeliveriesWeight: -1,
     invalidMessageDeliveriesDecay: 0.9,
   };
+}
+
+/**
+ * gossipsub's mesh bounds for a mesh degree `d` (an integer ≥ 1): keep between max(1, d - 1) and 2·d
+ * mesh peers, retain max(1, d - 1) of them by score when pruning, and require outbound mesh peers
+ * (Dout, which gossipsub needs below Dlo and at most d / 2) only when the mesh is large enough to
+ * have some.
+ */
+export function meshDegrees(d: number): { D: number; Dlo: number; Dhi: number; Dscore: number; Dout: number } {
+  if (!Number.isInteger(d) || d < 1) throw new RangeError(`gossipMeshDegree must be an integer >= 1, got ${String(d)}`);
+  const Dlo = Math.max(1, d - 1);
+  return { D: d, Dlo, Dhi: 2 * d, Dscore: Dlo, Dout: Math.min(Math.floor(d / 2), Dlo - 1) };
 }
 
 export const RPC_PROTOCOL = '/dwcp/rpc/1';

@@ -30,6 +30,7 @@ import { rejectionMetricsRegister } from './gossip-metrics.js';
 import { silentLogger, type TransportLogger } from './logger.js';
 import {
   GOSSIP_SCORE_THRESHOLDS,
+  meshDegrees,
   gossipTopic,
   gossipTopicScoreParams,
   REJECT_REASONS,
@@ -287,6 +288,7 @@ export class Libp2pTransport implements Transport {
           emitSelf: false,
           fallbackToFloodsub: false,
           floodPublish: true,
+          ...meshDegrees(this.opts.gossipMeshDegree),
           heartbeatInterval: this.opts.gossipHeartbeatMs,
           maxInboundDataLength: Math.max(4 * 1024 * 1024, 2 * maxWire + 64 * 1024),
           allowedTopics: [this.topic],

@@ -15,7 +15,7 @@
 import '../../../src/adapters/libp2p/polyfill.js';
 import { createHash } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createLibp2pTransport, loadOrCreateIdentity, loadPsk, type FaultShim, type Libp2pTransport } from '../../../src/adapters/libp2p/index.js';
@@ -36,6 +36,17 @@ const sockets = new Set<Socket>();
 subscribe('net.client.socket', (m) => sockets.add((m as { socket: Socket }).socket));
 subscribe('net.server.socket', (m) => sockets.add((m as { socket: Socket }).socket));
 
+/** CPU time of the main (JavaScript) thread alone, from /proc (10 ms ticks); NaN where unavailable. */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in USER_HZ (100) ticks
+  } catch {
+    return NaN;
+  }
+}
+
 function send(msg: Reply): void {
   process.send?.(msg);
 }
@@ -51,7 +62,7 @@ interface Node {
    * replica mode: stop the Replica and start a new one with other gossip options over the SAME
    * transport (connections, gossipsub mesh and node id stay) and a fresh LevelStore.
    */
-  reconfigure?(opts: { flushMs?: number; maxBatch?: number }): Promise<void>;
+  reconfigure?(opts: { flushMs?: number; maxBatch?: number; minIntervalMs?: number }): Promise<void>;
   /** Synced LevelDB batches written so far (group commit). */
   syncedBatches(): number;
   stop(): Promise<void>;
@@ -64,7 +75,7 @@ async function startReplicaNode(init: NodeInit): Promise<Node> {
   const transport = createLibp2pTransport({ nodeId: init.nodeId, cluster: init.cluster, psk, listen: ['/ip4/127.0.0.1/tcp/0'] }, { privateKey });
   const clock = new SystemClock();
   let generation = 0;
-  const open = async (opts: { flushMs?: number | undefined; maxBatch?: number | undefined }): Promise<{ replica: Replica; store: LevelStore }> => {
+  const open = async (opts: { flushMs?: number | undefined; maxBatch?: number | undefined; minIntervalMs?: number | undefined }): Promise<{ replica: Replica; store: LevelStore }> => {
     const store = new LevelStore({ dir: join(init.dir, `store-${generation++}`) });
     await store.open();
     const replica = new Replica(
@@ -72,6 +83,7 @@ async function startReplicaNode(init: NodeInit): Promise<Node> {
         nodeId: init.nodeId,
         ...(opts.flushMs !== undefined ? { gossipFlushMs: opts.flushMs } : {}),
         ...(opts.maxBatch !== undefined ? { gossipMaxBatch: opts.maxBatch } : {}),
+        ...(opts.minIntervalMs !== undefined ? { gossipMinIntervalMs: opts.minIntervalMs } : {}),
       },
       { store, transport, clock, hypervisor: new NoopHypervisor(), resolver: createResolver({ policy: () => productionPolicy }) },
     );
@@ -244,7 +256,7 @@ async function main(): Promise<void> {
     async reconfigure(a) {
       if (!node.reconfigure) throw new Error('reconfigure: replica mode only');
       const t = performance.now();
-      await node.reconfigure({ flushMs: a.flushMs as number | undefined, maxBatch: a.maxBatch as number | undefined });
+      await node.reconfigure({ flushMs: a.flushMs as number | undefined, maxBatch: a.maxBatch as number | undefined, minIntervalMs: a.minIntervalMs as number | undefined });
       replica = node.replica;
       listen(replica);
       return { ms: performance.now() - t };
@@ -347,7 +359,7 @@ async function main(): Promise<void> {
     },
     cpu: () => {
       const c = process.cpuUsage();
-      return { cpuMs: (c.user + c.system) / 1000, elu: performance.eventLoopUtilization() };
+      return { cpuMs: (c.user + c.system) / 1000, mainCpuMs: mainThreadCpuMs(), elu: performance.eventLoopUtilization() };
     },
     count: (a) => replica.list(a.prefix as string).length,
     digest: () => ({
