@@ -89,12 +89,17 @@ export interface ReplicaOptions {
   readonly gossipFlushMs?: number;
   readonly gossipMaxBatch?: number;
   /**
-   * Under sustained writes, at most one gossip message per this many ms (default 20): a flush waits
-   * until this long after the previous one, so batches grow with the write rate instead of the
-   * message rate (each message costs every receiver a fixed share of libp2p work: decryption,
-   * signature check, duplicates). A write after a quiet spell still goes out `gossipFlushMs` later.
+   * Under sustained writes, at most one gossip message per interval: a flush waits until this long
+   * after the previous one, so batches grow with the write rate instead of the message rate. Each
+   * message costs every receiver a fixed share of libp2p work (decryption, signature check, RPC
+   * decoding, forwarded duplicates), so the interval grows with the number of peers and the work
+   * all receivers do for one writer's messages stays about the same as the cluster grows: the
+   * interval is max(`gossipMinIntervalMs`, `gossipIntervalPerPeerMs` × connected peers) (defaults
+   * 20 and 5: 20 ms up to 4 peers, 45 ms with 9). A write after a quiet spell still goes out
+   * `gossipFlushMs` later.
    */
   readonly gossipMinIntervalMs?: number;
+  readonly gossipIntervalPerPeerMs?: number;
   /** Remote HLC timestamps further ahead of local time than this are refused. */
   readonly maxDriftMs?: number;
   readonly overcommit?: { readonly cpu: number; readonly memory: number };
@@ -183,7 +188,7 @@ const UNSYNCED = Object.freeze({ sync: false });
 /** Versions whose JSON text is kept for their history record (a few MB of text at most). */
 const RECENT_JSON_LIMIT = 4096;
 
-const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 20, maxDriftMs: 60_000 };
+const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 20, gossipIntervalPerPeerMs: 5, maxDriftMs: 60_000 };
 
 export class Replica extends TypedEmitter<ReplicaEvents> {
   readonly nodeId: string;
@@ -225,6 +230,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       gossipFlushMs: options.gossipFlushMs ?? DEFAULTS.gossipFlushMs,
       gossipMaxBatch: Math.min(options.gossipMaxBatch ?? DEFAULTS.gossipMaxBatch, MAX_BATCH_VERSIONS),
       gossipMinIntervalMs: options.gossipMinIntervalMs ?? DEFAULTS.gossipMinIntervalMs,
+      gossipIntervalPerPeerMs: options.gossipIntervalPerPeerMs ?? DEFAULTS.gossipIntervalPerPeerMs,
       maxDriftMs: options.maxDriftMs ?? DEFAULTS.maxDriftMs,
     };
     this.c = components;
@@ -970,12 +976,13 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     });
   }
 
-  /** When the next flush is due: `gossipFlushMs` from now, but not sooner than `gossipMinIntervalMs` after the last one. */
+  /** When the next flush is due: `gossipFlushMs` from now, but not sooner than one interval after the last one. */
   private gossipDelay(): number {
-    const { gossipFlushMs, gossipMinIntervalMs } = this.opts;
-    const wait = this.lastGossipAt + gossipMinIntervalMs - this.c.clock.now();
+    const { gossipFlushMs, gossipMinIntervalMs, gossipIntervalPerPeerMs } = this.opts;
+    const interval = Math.max(gossipMinIntervalMs, gossipIntervalPerPeerMs > 0 ? gossipIntervalPerPeerMs * this.c.transport.peers().length : 0);
+    const wait = this.lastGossipAt + interval - this.c.clock.now();
     // A clock stepped back cannot hold gossip for longer than one interval.
-    return Math.max(gossipFlushMs, Math.min(wait, gossipMinIntervalMs));
+    return Math.max(gossipFlushMs, Math.min(wait, interval));
   }
 
   /** Publish queued versions now (batched: one message per `gossipMaxBatch` versions). */

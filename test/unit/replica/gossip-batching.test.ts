@@ -7,8 +7,8 @@ const flushMicrotasks = async (): Promise<void> => {
 };
 
 /** Wrap n1's transport so every gossip message it publishes is recorded with its time and size. */
-async function writerCluster(replica: { gossipFlushMs?: number; gossipMinIntervalMs?: number }) {
-  const c = await createCluster({ nodes: 2, replica });
+async function writerCluster(replica: { gossipFlushMs?: number; gossipMinIntervalMs?: number; gossipIntervalPerPeerMs?: number }, nodes = 2) {
+  const c = await createCluster({ nodes, replica });
   const t = c.node('n1').transport;
   const published: Array<{ at: number; versions: number }> = [];
   const publish = t.publish.bind(t);
@@ -61,11 +61,23 @@ describe('Replica: gossip batching', () => {
   });
 
   it('with gossipMinIntervalMs 0 batches by gossipFlushMs alone', async () => {
-    const { c, published } = await writerCluster({ gossipFlushMs: 5, gossipMinIntervalMs: 0 });
+    const { c, published } = await writerCluster({ gossipFlushMs: 5, gossipMinIntervalMs: 0, gossipIntervalPerPeerMs: 0 });
     await steadyWrites(c, 200);
     await c.settle();
     expect(published.length).toBeGreaterThanOrEqual(30);
     expect(published.reduce((s, p) => s + p.versions, 0)).toBe(200);
     expect(c.node('n2').replica.list('vm/')).toHaveLength(200);
+  });
+
+  it('stretches the interval with the number of peers (gossipIntervalPerPeerMs × peers)', async () => {
+    const { c, published } = await writerCluster({ gossipFlushMs: 5, gossipMinIntervalMs: 20, gossipIntervalPerPeerMs: 5 }, 10);
+    await steadyWrites(c, 200);
+    await c.settle();
+    const gaps = published.slice(1).map((p, i) => p.at - published[i]!.at);
+    // 9 peers: one message per 45 ms at most.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(45);
+    expect(published.length).toBeLessThanOrEqual(6);
+    expect(published.reduce((s, p) => s + p.versions, 0)).toBe(200);
+    for (const n of c.nodes.slice(1)) expect(n.replica.list('vm/')).toHaveLength(200);
   });
 });
