@@ -29,6 +29,7 @@ import {
 import { rejectionMetricsRegister } from './gossip-metrics.js';
 import { silentLogger, type TransportLogger } from './logger.js';
 import {
+  BAN_REASONS,
   GOSSIP_SCORE_THRESHOLDS,
   gossipTopic,
   gossipTopicScoreParams,
@@ -135,7 +136,7 @@ export class Libp2pTransport implements Transport {
 
   private readonly rejected: Record<RejectReason, number>;
   private readonly peerGuard: PeerGuard;
-  private readonly banCounts: Record<BanReason, number> = { 'invalid-messages': 0, score: 0 };
+  private readonly banCounts = Object.fromEntries(BAN_REASONS.map((r) => [r, 0])) as Record<BanReason, number>;
   /** Per reject reason: when it was last logged, and how many went unlogged since. */
   private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
   private readonly counters = {
@@ -188,6 +189,12 @@ export class Libp2pTransport implements Transport {
       strikeWindowMs: Math.max(1, this.opts.banStrikeWindowMs),
       banMs: this.opts.banMs,
       maxPeers: GUARD_MAX_PEERS,
+      newcomerMs: this.opts.newcomerMs,
+      newcomerRatePerSec: this.opts.newcomerMessageRate,
+      newcomerBurst: Math.max(1, this.opts.newcomerMessageBurst),
+      newcomerStrikes: this.opts.newcomerInvalidLimit,
+      overuseFactor: this.opts.overuseFactor,
+      overuseMs: this.opts.overuseMs,
     });
     this.bootstrapAddrs = this.opts.bootstrap.map((s) => {
       const addr = multiaddr(s);
@@ -496,13 +503,14 @@ export class Libp2pTransport implements Transport {
 
   private onConnect(peer: string): void {
     if (!this.connected.has(peer)) this.connected.set(peer, performance.now());
+    this.peerGuard.connected(peer, this.now());
     this.redialState.delete(peer);
     this.maybeUp(peer);
   }
 
   private onDisconnect(peer: string): void {
     this.connected.delete(peer);
-    this.peerGuard.forget(peer);
+    this.peerGuard.forget(peer, this.now());
     for (const ch of [...(this.channels.get(peer) ?? [])]) ch.close(new Error('peer disconnected'));
     if (this.up.delete(peer)) {
       const nodeId = this.binding?.nodeOf(peer);
@@ -733,17 +741,29 @@ export class Libp2pTransport implements Transport {
    * gossipsub's own signature check: gossipsub 17 offers no per-peer hook before it). Cheap checks
    * first: a banned or over-rate propagating peer's message is dropped before it is decoded. Every
    * message refused as invalid is a strike against the peer that sent it (see PeerGuard), and
-   * gossipsub's score penalises it too (a `Reject`).
+   * gossipsub's score penalises it too (a `Reject`). Newcomers (peer ids on probation) also spend
+   * from one shared budget; a valid message of a peer's own is a step out of probation.
    */
   private validate(source: string, msg: Message): TopicValidatorResult {
     const now = this.now();
     if (this.peerGuard.isBanned(source, now)) return this.reject('banned', source, 'gossip');
-    if (!this.peerGuard.admit(source, now)) {
-      this.reject('rate-limited', source, 'gossip');
-      return TopicValidatorResult.Ignore;
+    const admission = this.peerGuard.offer(source, now);
+    if (admission !== 'admit') {
+      if (admission === 'ban') {
+        this.banPeer(source, 'overuse', now);
+        return this.reject('banned', source, 'gossip');
+      }
+      this.reject(admission === 'drop-newcomer' ? 'newcomer-limited' : 'rate-limited', source, 'gossip');
+      // Penalised: a Reject costs gossipsub score (not a strike: the message itself may be valid).
+      return admission === 'penalise' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
     }
     const verdict = this.check(msg);
-    if (verdict === TopicValidatorResult.Reject && this.peerGuard.strike(source, now)) this.banPeer(source, 'invalid-messages', now);
+    if (verdict === TopicValidatorResult.Reject) {
+      const ban = this.peerGuard.strike(source, now);
+      if (ban) this.banPeer(source, ban, now);
+    } else if (verdict === TopicValidatorResult.Accept && msg.type === 'signed' && msg.from.toString() === source) {
+      this.peerGuard.valid(source, now);
+    }
     return verdict;
   }
 
