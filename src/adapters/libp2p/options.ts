@@ -136,10 +136,10 @@ export interface Libp2pTransportInit {
   readonly newcomerMessageBurst?: number;
   readonly newcomerInvalidLimit?: number;
   /**
-   * Sustained overuse: a peer that offers at least `overuseFactor` × `peerMessageRate` messages a
-   * second (default 4, i.e. 8,000/s; 0: never), every second for `overuseMs` (default 30 s), is
-   * banned (`overuse`); from half that time on, one of its over-rate messages a second is refused
-   * as invalid (a gossipsub score penalty).
+   * Sustained overuse: a peer that offers at least `overuseFactor` × `peerMessageRate` messages of
+   * its own (signed by itself) a second (default 4, i.e. 8,000/s; 0: never), every second for `overuseMs` (default 30 s), is
+   * banned (`overuse`); from half that time on, each second, one invalid delivery is counted in its
+   * gossipsub score (a penalty; no strike).
    */
   readonly overuseFactor?: number;
   readonly overuseMs?: number;

@@ -16,10 +16,11 @@
  *   about `newcomerStrikes` invalid messages a window are looked at, plus one per identity. Honest
  *   peers send no invalid messages, so the shared strikes never touch them; only a newcomer's rate is
  *   shared (an honest peer proves itself with its first own valid message after `newcomerMs`);
- * - sustained overuse: a peer that offers at least `overuseFactor` × `ratePerSec` messages a second,
- *   second after second, for `overuseMs`, is banned (`overuse`); from half that time on, one of its
- *   over-budget messages a second is refused as invalid (`penalise`: a gossipsub score penalty,
- *   without a strike). Honest peers stay well below the rate limit itself.
+ * - sustained overuse: a peer that offers at least `overuseFactor` × `ratePerSec` messages of its own
+ *   (signed by itself) a second, second after second, for `overuseMs`, is banned (`overuse`); from
+ *   half that time on, one of its over-budget messages a second is `penalise`d (the transport counts
+ *   an invalid delivery in its gossipsub score; not a strike). Honest peers stay well below the rate
+ *   limit itself.
  *
  * Memory is bounded whatever the peers do: at most `maxPeers` peer states, bans and proven peer ids
  * are kept (the least recently seen go first). A disconnected peer's state goes unless it still
@@ -51,8 +52,8 @@ export interface PeerGuardOptions {
 
 /**
  * What to do with one offered message: `admit` it (go on decoding), `drop` it (over the peer's
- * rate, not penalised), `drop-newcomer` (over the newcomers' shared rate), `penalise` (over the rate
- * during sustained overuse: refuse it as invalid, which costs gossipsub score) or `ban` the peer
+ * rate, not penalised), `drop-newcomer` (over the newcomers' shared rate), `penalise` (drop it, and
+ * during sustained overuse: the peer loses gossipsub score) or `ban` the peer
  * (sustained overuse).
  */
 export type Admission = 'admit' | 'drop' | 'drop-newcomer' | 'penalise' | 'ban';
@@ -110,12 +111,16 @@ export class PeerGuard {
     return this.offer(peer, now) === 'admit';
   }
 
-  /** Rates one more message from `peer` (see `Admission`); takes tokens when admitted. */
-  offer(peer: string, now: number): Admission {
+  /**
+   * Rates one more message from `peer` (see `Admission`); takes tokens when admitted. `own`: the
+   * peer signed it itself. Only its own messages count towards overuse: an honest peer relaying
+   * several others' floods (each within its rate) must not look like a flooder.
+   */
+  offer(peer: string, now: number, own = true): Admission {
     if (this.o.ratePerSec <= 0 && !(this.newcomerRate > 0 && this.isNewcomer(peer, now))) return 'admit';
     const st = this.state(peer, now);
     if (this.o.ratePerSec > 0) {
-      const over = this.measure(st, now);
+      const over = this.measure(st, now, own);
       if (over === 'ban') return 'ban';
       if (!take(st, now, this.o.ratePerSec, this.o.burst)) {
         if (over === 'penalise' && now - st.penalisedAt >= 1_000) {
@@ -219,7 +224,7 @@ export class PeerGuard {
    * Counts one offered message in `st`'s one-second window and says whether the peer is in
    * sustained overuse: `penalise` from `overuseMs / 2` on, `ban` at `overuseMs`.
    */
-  private measure(st: PeerState, now: number): 'ok' | 'penalise' | 'ban' {
+  private measure(st: PeerState, now: number, own: boolean): 'ok' | 'penalise' | 'ban' {
     if (this.overuseMs <= 0) return 'ok';
     const elapsed = now - st.winStart;
     if (elapsed >= 1_000) {
@@ -229,7 +234,7 @@ export class PeerGuard {
       st.winStart = now;
       st.winCount = 0;
     }
-    st.winCount++;
+    if (own) st.winCount++;
     if (st.overSince === undefined) return 'ok';
     const over = now - st.overSince;
     if (over >= this.overuseMs) return 'ban';

@@ -85,6 +85,14 @@ function fastMsgId(msg: { readonly from?: Uint8Array; readonly seqno?: Uint8Arra
   return Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64') + '/' + Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex');
 }
 
+/** The parts of gossipsub 17's seen-caches that `forgetSeen` uses (not in its exported types). */
+interface GossipsubSeenInternals {
+  readonly seenCache?: { readonly entries?: Map<string, unknown> };
+  readonly fastMsgIdCache?: { readonly entries?: Map<string, unknown> };
+  readonly msgIdFn?: (msg: Message) => Uint8Array | Promise<Uint8Array>;
+  readonly msgIdToStrFn?: (id: Uint8Array) => string;
+}
+
 /**
  * The production `Transport`: libp2p over TCP with noise, yamux and a private network (pnet).
  *
@@ -746,16 +754,24 @@ export class Libp2pTransport implements Transport {
    */
   private validate(source: string, msg: Message): TopicValidatorResult {
     const now = this.now();
-    if (this.peerGuard.isBanned(source, now)) return this.reject('banned', source, 'gossip');
-    const admission = this.peerGuard.offer(source, now);
+    if (this.peerGuard.isBanned(source, now)) {
+      // Ignore, not Reject: the message may be valid, and gossipsub would penalise honest relays of it too.
+      this.forgetSeen(msg);
+      this.reject('banned', source, 'gossip');
+      return TopicValidatorResult.Ignore;
+    }
+    const admission = this.peerGuard.offer(source, now, msg.type === 'signed' && msg.from.toString() === source);
     if (admission !== 'admit') {
+      // Dropped unread: the message may be an honest one relayed by this peer; another copy must not be a "duplicate".
+      this.forgetSeen(msg);
       if (admission === 'ban') {
         this.banPeer(source, 'overuse', now);
-        return this.reject('banned', source, 'gossip');
+        this.reject('banned', source, 'gossip');
+        return TopicValidatorResult.Ignore;
       }
       this.reject(admission === 'drop-newcomer' ? 'newcomer-limited' : 'rate-limited', source, 'gossip');
-      // Penalised: a Reject costs gossipsub score (not a strike: the message itself may be valid).
-      return admission === 'penalise' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+      if (admission === 'penalise') this.penalise(source);
+      return TopicValidatorResult.Ignore;
     }
     const verdict = this.check(msg);
     if (verdict === TopicValidatorResult.Reject) {
@@ -765,6 +781,38 @@ export class Libp2pTransport implements Transport {
       this.peerGuard.valid(source, now);
     }
     return verdict;
+  }
+
+  /**
+   * gossipsub marks a message seen before the validator runs, so a copy from another peer is
+   * dropped as a duplicate. A message the guard drops unread (over a peer's rate, from a banned
+   * peer) may be an honest message that this peer relayed first: it is forgotten, so that the copy
+   * from its publisher is still validated (a rogue could otherwise suppress honest gossip by
+   * relaying it over its rate). Uses gossipsub 17 internals; without them, nothing happens.
+   */
+  private forgetSeen(msg: Message): void {
+    if (msg.type !== 'signed') return;
+    const ps = this.node?.services.pubsub as unknown as GossipsubSeenInternals | undefined;
+    try {
+      const id = ps?.msgIdFn?.(msg);
+      if (id instanceof Uint8Array && ps?.msgIdToStrFn) ps.seenCache?.entries?.delete(ps.msgIdToStrFn(id));
+      const seqno = new Uint8Array(8);
+      new DataView(seqno.buffer).setBigUint64(0, BigInt.asUintN(64, msg.sequenceNumber));
+      ps?.fastMsgIdCache?.entries?.delete(fastMsgId({ from: msg.from.toMultihash().bytes, seqno }));
+    } catch (err) {
+      this.log.debug('could not forget a dropped message in the seen-cache', { error: String(err) });
+    }
+  }
+
+  /**
+   * Sustained overuse: one invalid delivery in `peer`'s gossipsub score (not a strike). Not by
+   * answering `Reject`: the message itself may be valid, and gossipsub would then also penalise the
+   * honest peers that relay it.
+   */
+  private penalise(peer: string): void {
+    const score = (this.node?.services.pubsub as unknown as { score?: { rejectInvalidMessage?: (from: string, topic: string) => void } } | undefined)?.score;
+    if (typeof score?.rejectInvalidMessage === 'function') score.rejectInvalidMessage(peer, this.topic);
+    else this.log.debug('cannot penalise a peer in the gossipsub score (internals changed?)', { peer });
   }
 
   /** Bans `peer`: counted, reported, disconnected, its connections refused until the ban ends. */

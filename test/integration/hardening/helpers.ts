@@ -49,6 +49,8 @@ export interface AgentNode {
   readonly rejections: RejectionAuditor;
   /** Transport-level refusals by reason (the transport's onRejected, as the agent counts them). */
   readonly refused: Record<string, number>;
+  /** The same by `<reason> <peer>` (peer `unknown` when the transport could not say). */
+  readonly refusedBy: Record<string, number>;
   /** The replica's classification of remote versions (stale, duplicate, fast_forward, …). */
   readonly outcomes: Record<string, number>;
   /** Gossip payloads the replica refused (its `rejected` events). */
@@ -78,6 +80,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     { clock, write: (kind, data) => ref.replica?.recordAudit(kind, data) ?? Promise.reject(new Error('no replica')) },
   );
   const refused: Record<string, number> = {};
+  const refusedBy: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   const replicaRejected: Array<{ from: string; reason: string }> = [];
   const bans: Array<{ peer: string; reason: string; at: number }> = [];
@@ -96,6 +99,8 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     {
       onRejected: (reason: RejectReason, peer) => {
         refused[reason] = (refused[reason] ?? 0) + 1;
+        const key = `${reason} ${peer ?? 'unknown'}`;
+        refusedBy[key] = (refusedBy[key] ?? 0) + 1;
         rejections.note(reason, peer);
       },
       onPeerBanned: (peer, reason, until) => {
@@ -122,6 +127,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     store,
     rejections,
     refused,
+    refusedBy,
     outcomes,
     replicaRejected,
     bans,

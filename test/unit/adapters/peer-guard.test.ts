@@ -156,6 +156,13 @@ describe('PeerGuard', () => {
       expect(run(g, 500, 6_000, 12_000).ban).toBeDefined();
     });
 
+    it('counts only messages the peer signed itself: an honest relay of several floods is rate-limited, never banned', () => {
+      const g = new PeerGuard(ov);
+      const verdicts = new Set<string>();
+      for (let t = 0; t < 60_000; t += 1) verdicts.add(g.offer('relay', t, false));
+      expect([...verdicts].sort()).toEqual(['admit', 'drop']);
+    });
+
     it('is off with overuseFactor 0 or without a rate limit', () => {
       expect(run(new PeerGuard({ ...ov, overuseFactor: 0 }), 1_000, 0, 30_000).ban).toBeUndefined();
       expect(run(new PeerGuard({ ...ov, ratePerSec: 0 }), 1_000, 0, 30_000)).toEqual({ admit: { n: 30_000, first: 0 } });
