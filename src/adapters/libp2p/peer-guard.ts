@@ -233,6 +233,9 @@ export class PeerGuard {
       else st.overSince = undefined;
       st.winStart = now;
       st.winCount = 0;
+    } else if (st.winCount === 0 && st.overSince === undefined) {
+      // A run of overuse starts no earlier than its first message (not when the peer connected).
+      st.winStart = now;
     }
     if (own) st.winCount++;
     if (st.overSince === undefined) return 'ok';

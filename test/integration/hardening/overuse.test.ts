@@ -160,14 +160,14 @@ describe('hardening: sustained overuse of the valid-message budget', () => {
     for (const [i, n] of all.entries()) {
       expect(n.bans.map((b) => [b.peer, b.reason]), `${n.nodeId}: the rogue banned for overuse, nobody else (figures: ${JSON.stringify(figures)})`).toEqual([[roguePeer, 'overuse']]);
       const after = n.bans[0]!.at - floodStart;
-      // Not before the overuse was sustained (the first measuring second counts from the first message).
-      expect(after, `${n.nodeId}: banned after ${after} ms`).toBeGreaterThanOrEqual(OVERUSE_MS - 1_000);
+      // Not before the overuse was sustained for overuseMs from the rogue's first message (100 ms: clock rounding).
+      expect(after, `${n.nodeId}: banned after ${after} ms`).toBeGreaterThanOrEqual(OVERUSE_MS - 100);
       expect(after, `${n.nodeId}: banned after ${after} ms`).toBeLessThan(OVERUSE_MS + 6_000);
       // Penalised in gossipsub's score from overuseMs/2 on (at most one a second), before the ban; honest peers never.
       const mine = penalties.filter((p) => p.node === n.nodeId);
       expect(mine.length, `${n.nodeId}: penalties (figures: ${JSON.stringify(figures)})`).toBeGreaterThan(0);
       expect(mine.every((p) => p.peer === roguePeer), `${n.nodeId}: only the rogue penalised`).toBe(true);
-      expect(mine[0]!.afterMs, `${n.nodeId}: first penalty`).toBeGreaterThanOrEqual(OVERUSE_MS / 2 - 1_000);
+      expect(mine[0]!.afterMs, `${n.nodeId}: first penalty`).toBeGreaterThanOrEqual(OVERUSE_MS / 2 - 100);
       expect(mine.at(-1)!.afterMs, `${n.nodeId}: last penalty before the ban`).toBeLessThanOrEqual(after);
       expect(mine.length, `${n.nodeId}: at most one penalty a second`).toBeLessThanOrEqual(Math.ceil((after - mine[0]!.afterMs) / 1_000) + 1);
       expect(Math.max(...mine.map((p) => p.invalidDeliveries)), `${n.nodeId}: invalid deliveries in the rogue's score`).toBeGreaterThan(0);

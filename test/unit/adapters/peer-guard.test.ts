@@ -149,6 +149,13 @@ describe('PeerGuard', () => {
       expect(w.ban).toBeUndefined();
     });
 
+    it('times a run of overuse from its first message, not from when the peer connected', () => {
+      const g = new PeerGuard({ ...ov, newcomerMs: 10_000 });
+      g.connected('p', 0);
+      const v = run(g, 1_000, 500, 13_000);
+      expect(v.ban!.first).toBeGreaterThanOrEqual(500 + 10_000);
+    });
+
     it('reconnecting does not reset a run of overuse', () => {
       const g = new PeerGuard(ov);
       run(g, 500, 0, 6_000);
