@@ -34,7 +34,7 @@ import { RecoveryManager } from '../replica/recovery.js';
 import { Replica } from '../replica/replica.js';
 import { createResolver } from '../replica/resolver.js';
 import { RpcRouter } from '../replica/rpc.js';
-import type { AgentConfig } from './config.js';
+import { guardOptions, type AgentConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadPolicy } from './policy-file.js';
 
@@ -135,8 +135,9 @@ export class Agent {
     const identity = await loadOrCreateIdentity(cfg.node.dataDir, { logger: this.log.child('identity') });
     const psk = cfg.cluster.pskFile ? await loadPsk(cfg.cluster.pskFile) : undefined;
     // Transport refusals and bans go to the audit log, aggregated (a flood must not fill the disk).
+    const guard = cfg.cluster.guard;
     const rejections = new RejectionAuditor(
-      {},
+      { intervalMs: guard.auditInterval, maxKeys: guard.auditMaxPeers },
       {
         clock: this.clock,
         // Called only once the transport runs, which it does after the replica exists.
@@ -152,6 +153,7 @@ export class Agent {
         bootstrap: cfg.cluster.bootstrap,
         allowPeers: cfg.cluster.allowPeers,
         insecureNoPsk: cfg.cluster.insecureNoPsk,
+        ...guardOptions(guard),
         ...(psk ? { psk } : {}),
       },
       {

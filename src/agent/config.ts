@@ -9,7 +9,8 @@ import { parseDocument } from 'yaml';
 import { NODE_ID_PATTERN } from '../core/clock/node-ids.js';
 import { describeValue } from '../core/codec/describe.js';
 import { DwcpError } from '../core/errors.js';
-import { parseDuration } from '../core/policy/duration.js';
+import { formatDuration, parseDuration } from '../core/policy/duration.js';
+import type { Libp2pTransportInit } from '../adapters/libp2p/index.js';
 
 export interface AgentConfig {
   node: { id: string; priority: number; dataDir: string; capacity: { cpu: number; memory_mb: number }; labels: Record<string, string> };
@@ -24,6 +25,8 @@ export interface AgentConfig {
     listen: string[];
     bootstrap: string[];
     allowPeers: string[];
+    /** Flood protection of inbound gossip and the auditing of refusals (durations in ms). */
+    guard: GuardConfig;
   };
   api: { listen: string; tokenFile: string | null };
   policy: string;
@@ -45,6 +48,51 @@ export interface AgentConfig {
   log: { level: LogLevel; format: 'auto' | 'json' | 'text'; modules: Record<string, LogLevel> };
   /** Tuning: anti-entropy period, heartbeats, leases (ms). */
   timing: { antiEntropyInterval: number; heartbeat: number; lease: number; leaseMargin: number };
+}
+
+/**
+ * `cluster.guard`: per-peer token bucket, invalid-message strikes and bans, the newcomers' shared
+ * budget (peer-id rotation), sustained overuse, and the refusal audit (src/adapters/libp2p).
+ */
+export interface GuardConfig {
+  /** Gossip messages a second accepted from one peer (0: no rate limit), and its burst. */
+  messagesPerSecond: number;
+  burst: number;
+  /** Invalid messages from one peer within `invalidWindow` that ban it (0: never ban). */
+  invalidLimit: number;
+  invalidWindow: number;
+  /** How long a ban lasts. */
+  banFor: number;
+  /** A new peer id is a newcomer at least this long, and until it delivers a valid message of its own (0: off). */
+  newcomerProbation: number;
+  /** Messages a second from all newcomers together (0: no shared rate), and their burst. */
+  newcomerMessagesPerSecond: number;
+  newcomerBurst: number;
+  /** Invalid messages from all newcomers together within `invalidWindow`, after which a newcomer is banned at its first. */
+  newcomerInvalidLimit: number;
+  /** A peer offering at least `overuseFactor` × `messagesPerSecond` for `overuseFor` is banned (0: never). */
+  overuseFactor: number;
+  overuseFor: number;
+  /** Refusals are written to the audit log as one entry per (peer, reason) per `auditInterval`, for at most `auditMaxPeers` pairs. */
+  auditInterval: number;
+  auditMaxPeers: number;
+}
+
+/** The libp2p transport's flood-protection options for a `cluster.guard` section. */
+export function guardOptions(g: GuardConfig): Partial<Libp2pTransportInit> {
+  return {
+    peerMessageRate: g.messagesPerSecond,
+    peerMessageBurst: g.burst,
+    banAfterInvalid: g.invalidLimit,
+    banStrikeWindowMs: g.invalidWindow,
+    banMs: g.banFor,
+    newcomerMs: g.newcomerProbation,
+    newcomerMessageRate: g.newcomerMessagesPerSecond,
+    newcomerMessageBurst: g.newcomerBurst,
+    newcomerInvalidLimit: g.newcomerInvalidLimit,
+    overuseFactor: g.overuseFactor,
+    overuseMs: g.overuseFor,
+  };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -69,6 +117,21 @@ export const DEFAULT_CONFIG: AgentConfig = {
     listen: ['/ip4/0.0.0.0/tcp/7700'],
     bootstrap: [],
     allowPeers: [],
+    guard: {
+      messagesPerSecond: 2_000,
+      burst: 4_000,
+      invalidLimit: 64,
+      invalidWindow: 10_000,
+      banFor: 10 * 60_000,
+      newcomerProbation: 10_000,
+      newcomerMessagesPerSecond: 2_000,
+      newcomerBurst: 4_000,
+      newcomerInvalidLimit: 64,
+      overuseFactor: 4,
+      overuseFor: 30_000,
+      auditInterval: 10_000,
+      auditMaxPeers: 256,
+    },
   },
   api: { listen: '127.0.0.1:9090', tokenFile: null },
   policy: 'production',
@@ -134,6 +197,17 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
     if (ms === undefined) throw new ConfigError(file, p, 'a duration such as 500ms, 30s, 5m or a number of ms', v);
     return ms;
   };
+  const positiveDuration = (max: number): Checker => (v, p) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms <= 0 || ms > max) throw new ConfigError(file, p, `a duration above 0 and at most ${formatDuration(max)}, such as 10s or 10m`, v);
+    return ms;
+  };
+  const factor: Checker = (v, p) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || (v !== 0 && (v < 2 || v > 1000))) {
+      throw new ConfigError(file, p, '0 (off) or a number in [2, 1000] (under 2 would ban a peer merely at its rate limit)', v);
+    }
+    return v;
+  };
   const oneOf = <T extends string>(values: readonly T[]): Checker => (v, p) => {
     if (!values.includes(v as T)) throw new ConfigError(file, p, `one of ${values.join(', ')}`, v);
     return v;
@@ -176,6 +250,21 @@ export function validateConfig(raw: unknown, file: string): AgentConfig {
       listen: list(multiaddr),
       bootstrap: list(peerAddr),
       allowPeers: list(str(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'a libp2p peer id (base58)')),
+      guard: obj({
+        messagesPerSecond: int(0, 1_000_000),
+        burst: int(1, 10_000_000),
+        invalidLimit: int(0, 1_000_000),
+        invalidWindow: positiveDuration(3_600_000),
+        banFor: positiveDuration(7 * 24 * 3_600_000),
+        newcomerProbation: duration,
+        newcomerMessagesPerSecond: int(0, 1_000_000),
+        newcomerBurst: int(1, 10_000_000),
+        newcomerInvalidLimit: int(0, 1_000_000),
+        overuseFactor: factor,
+        overuseFor: positiveDuration(24 * 3_600_000),
+        auditInterval: positiveDuration(3_600_000),
+        auditMaxPeers: int(1, 100_000),
+      }),
     }),
     api: obj({ listen: hostPort, tokenFile: nullable(str()) }),
     policy: str(),
@@ -209,6 +298,13 @@ function finish(cfg: AgentConfig, file: string): AgentConfig {
       throw new ConfigError(file, 'cluster.voters', `at most expectedVotes (${expected}) voters, so that quorums intersect`, voters);
     }
     cfg.cluster.expectedVotes = expected;
+  }
+  const guard = cfg.cluster.guard;
+  if (guard.messagesPerSecond > 0 && guard.burst < guard.messagesPerSecond / 10) {
+    throw new ConfigError(file, 'cluster.guard.burst', `at least a tenth of messagesPerSecond (${guard.messagesPerSecond}): a smaller bucket drops honest batches`, guard.burst);
+  }
+  if (guard.newcomerMessagesPerSecond > 0 && guard.newcomerBurst < guard.newcomerMessagesPerSecond / 10) {
+    throw new ConfigError(file, 'cluster.guard.newcomerBurst', `at least a tenth of newcomerMessagesPerSecond (${guard.newcomerMessagesPerSecond})`, guard.newcomerBurst);
   }
   if (!cfg.cluster.pskFile && !cfg.cluster.insecureNoPsk) {
     throw new ConfigError(file, 'cluster.pskFile', 'the path of the cluster pre-shared key (dwcp keygen), or cluster.insecureNoPsk: true for a local development run');

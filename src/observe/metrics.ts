@@ -118,11 +118,11 @@ export class Metrics implements ReplicaObserver {
     this.gossipBytes = new Counter({ name: 'dwcp_gossip_bytes_total', help: 'Gossip payload bytes by direction', labelNames: ['direction'], registers: r });
     this.transportRejections = new Counter({
       name: 'dwcp_transport_rejections_total',
-      help: 'Gossip messages and rpc hellos refused by the transport, by reason (oversized, undecodable, unsigned, wrong-binding, replayed, stale, wrong-cluster, rate-limited, banned)',
+      help: 'Gossip messages and rpc hellos refused by the transport, by reason (oversized, undecodable, unsigned, wrong-binding, replayed, stale, wrong-cluster, rate-limited, newcomer-limited, banned)',
       labelNames: ['reason'],
       registers: r,
     });
-    this.peersBanned = new Counter({ name: 'dwcp_peers_banned_total', help: 'Peers banned (disconnected, connections refused) for flooding invalid gossip, by reason', labelNames: ['reason'], registers: r });
+    this.peersBanned = new Counter({ name: 'dwcp_peers_banned_total', help: 'Peers banned (disconnected, connections refused) for flooding gossip, by reason (invalid-messages, score, newcomer-invalid, overuse)', labelNames: ['reason'], registers: r });
     this.remoteVersions = new Counter({ name: 'dwcp_remote_versions_total', help: 'Remote versions by detector outcome', labelNames: ['outcome'], registers: r });
     this.storeErrorsTotal = new Counter({ name: 'dwcp_store_errors_total', help: 'Failed store writes', registers: r });
     this.quarantinedTotal = new Counter({ name: 'dwcp_quarantined_records_total', help: 'Undecodable records quarantined', labelNames: ['sublevel'], registers: r });

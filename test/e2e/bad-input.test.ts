@@ -60,6 +60,16 @@ describe('invalid config files: `dwcp agent --config` exits 2 naming the file an
     { name: 'a bad enum value', yaml: () => base('recovery: { splitBrainResolution: coinflip }'), expect: [/recovery\.splitBrainResolution/, /one of quorum, manual, priority/, /coinflip/] },
     { name: 'a value of the wrong type', yaml: () => base('recovery: { maxRecoveryAttempts: lots }'), expect: [/recovery\.maxRecoveryAttempts/, /an integer/] },
     { name: 'a bad duration', yaml: () => base('recovery: { checkpointInterval: soon }'), expect: [/recovery\.checkpointInterval/, /a duration/] },
+    {
+      name: 'an unknown cluster.guard key',
+      yaml: () => base('').replace('cluster: {', 'cluster: { guard: { banForever: true },'),
+      expect: [/cluster\.guard\.banForever/, /unknown key/],
+    },
+    {
+      name: 'a bad cluster.guard duration',
+      yaml: () => base('').replace('cluster: {', 'cluster: { guard: { banFor: 0s },'),
+      expect: [/cluster\.guard\.banFor/, /a duration above 0/],
+    },
     { name: 'a YAML syntax error', yaml: () => 'node: { id: hv-09\ncluster: [\n', expect: [/line \d+, column \d+/, /valid YAML/] },
     {
       name: 'a non-loopback api.listen without a tokenFile',

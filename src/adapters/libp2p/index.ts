@@ -8,6 +8,7 @@ export { createLibp2pTransport, Libp2pTransport } from './transport.js';
 export {
   gossipTopic,
   REJECT_REASONS,
+  BAN_REASONS,
   RPC_PROTOCOL,
   transportDefaults,
   type Libp2pTransportComponents,

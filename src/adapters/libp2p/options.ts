@@ -20,6 +20,8 @@ export type RejectReason =
   | 'wrong-cluster'
   /** Over the propagating peer's rate (`peerMessageRate`): dropped before decoding, not penalised. */
   | 'rate-limited'
+  /** From a newcomer (a peer id on probation) over the rate all newcomers share (`newcomerMessageRate`): dropped before decoding. */
+  | 'newcomer-limited'
   /** From a peer banned for sending invalid messages (until its connections are closed). */
   | 'banned';
 
@@ -32,6 +34,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'stale',
   'wrong-cluster',
   'rate-limited',
+  'newcomer-limited',
   'banned',
 ];
 
@@ -40,7 +43,13 @@ export type BanReason =
   /** `banAfterInvalid` invalid messages within `banStrikeWindowMs`, counted by the topic validator. */
   | 'invalid-messages'
   /** Its gossipsub score fell below the graylist threshold (invalid signatures count there). */
-  | 'score';
+  | 'score'
+  /** A newcomer's invalid message once all newcomers together had sent `newcomerInvalidLimit` (peer-id rotation). */
+  | 'newcomer-invalid'
+  /** It offered `overuseFactor` × `peerMessageRate` messages a second or more for `overuseMs` (a flood of valid messages). */
+  | 'overuse';
+
+export const BAN_REASONS: readonly BanReason[] = ['invalid-messages', 'score', 'newcomer-invalid', 'overuse'];
 
 /** Plain, cloneable options (the live collaborators are in `Libp2pTransportComponents`). */
 export interface Libp2pTransportInit {
@@ -121,6 +130,27 @@ export interface Libp2pTransportInit {
   readonly banAfterInvalid?: number;
   readonly banStrikeWindowMs?: number;
   readonly banMs?: number;
+  /**
+   * Peer-id rotation: a peer id is a newcomer until it has delivered a valid, correctly bound message
+   * of its own and is known for at least `newcomerMs` (default 10 s; 0: no newcomer budget). All
+   * newcomers together share one token bucket (`newcomerMessageRate`, default 2,000 a second, burst
+   * `newcomerMessageBurst`, default 4,000) and one strike count: once they have sent
+   * `newcomerInvalidLimit` invalid messages (default 64) within `banStrikeWindowMs`, a newcomer is
+   * banned at its first invalid message (`newcomer-invalid`). Proven peer ids are remembered for the
+   * transport's lifetime (bounded).
+   */
+  readonly newcomerMs?: number;
+  readonly newcomerMessageRate?: number;
+  readonly newcomerMessageBurst?: number;
+  readonly newcomerInvalidLimit?: number;
+  /**
+   * Sustained overuse: a peer that offers at least `overuseFactor` × `peerMessageRate` messages of
+   * its own (signed by itself) a second (default 4, i.e. 8,000/s; 0: never), every second for `overuseMs` (default 30 s), is
+   * banned (`overuse`); from half that time on, each second, one invalid delivery is counted in its
+   * gossipsub score (a penalty; no strike).
+   */
+  readonly overuseFactor?: number;
+  readonly overuseMs?: number;
 }
 
 /** Live collaborators. */
@@ -160,6 +190,12 @@ export const transportDefaults = {
   banAfterInvalid: 64,
   banStrikeWindowMs: 10_000,
   banMs: 10 * 60_000,
+  newcomerMs: 10_000,
+  newcomerMessageRate: 2_000,
+  newcomerMessageBurst: 4_000,
+  newcomerInvalidLimit: 64,
+  overuseFactor: 4,
+  overuseMs: 30_000,
 } as const;
 
 /**

@@ -29,6 +29,7 @@ import {
 import { rejectionMetricsRegister } from './gossip-metrics.js';
 import { silentLogger, type TransportLogger } from './logger.js';
 import {
+  BAN_REASONS,
   GOSSIP_SCORE_THRESHOLDS,
   meshDegrees,
   gossipTopic,
@@ -85,6 +86,14 @@ function fastMsgId(msg: { readonly from?: Uint8Array; readonly seqno?: Uint8Arra
   return Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64') + '/' + Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex');
 }
 
+/** The parts of gossipsub 17's seen-caches that `forgetSeen` uses (not in its exported types). */
+interface GossipsubSeenInternals {
+  readonly seenCache?: { readonly entries?: Map<string, unknown> };
+  readonly fastMsgIdCache?: { readonly entries?: Map<string, unknown> };
+  readonly msgIdFn?: (msg: Message) => Uint8Array | Promise<Uint8Array>;
+  readonly msgIdToStrFn?: (id: Uint8Array) => string;
+}
+
 /**
  * The production `Transport`: libp2p over TCP with noise, yamux and a private network (pnet).
  *
@@ -136,7 +145,7 @@ export class Libp2pTransport implements Transport {
 
   private readonly rejected: Record<RejectReason, number>;
   private readonly peerGuard: PeerGuard;
-  private readonly banCounts: Record<BanReason, number> = { 'invalid-messages': 0, score: 0 };
+  private readonly banCounts = Object.fromEntries(BAN_REASONS.map((r) => [r, 0])) as Record<BanReason, number>;
   /** Per reject reason: when it was last logged, and how many went unlogged since. */
   private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
   private readonly counters = {
@@ -189,6 +198,12 @@ export class Libp2pTransport implements Transport {
       strikeWindowMs: Math.max(1, this.opts.banStrikeWindowMs),
       banMs: this.opts.banMs,
       maxPeers: GUARD_MAX_PEERS,
+      newcomerMs: this.opts.newcomerMs,
+      newcomerRatePerSec: this.opts.newcomerMessageRate,
+      newcomerBurst: Math.max(1, this.opts.newcomerMessageBurst),
+      newcomerStrikes: this.opts.newcomerInvalidLimit,
+      overuseFactor: this.opts.overuseFactor,
+      overuseMs: this.opts.overuseMs,
     });
     this.bootstrapAddrs = this.opts.bootstrap.map((s) => {
       const addr = multiaddr(s);
@@ -498,13 +513,14 @@ export class Libp2pTransport implements Transport {
 
   private onConnect(peer: string): void {
     if (!this.connected.has(peer)) this.connected.set(peer, performance.now());
+    this.peerGuard.connected(peer, this.now());
     this.redialState.delete(peer);
     this.maybeUp(peer);
   }
 
   private onDisconnect(peer: string): void {
     this.connected.delete(peer);
-    this.peerGuard.forget(peer);
+    this.peerGuard.forget(peer, this.now());
     for (const ch of [...(this.channels.get(peer) ?? [])]) ch.close(new Error('peer disconnected'));
     if (this.up.delete(peer)) {
       const nodeId = this.binding?.nodeOf(peer);
@@ -735,18 +751,70 @@ export class Libp2pTransport implements Transport {
    * gossipsub's own signature check: gossipsub 17 offers no per-peer hook before it). Cheap checks
    * first: a banned or over-rate propagating peer's message is dropped before it is decoded. Every
    * message refused as invalid is a strike against the peer that sent it (see PeerGuard), and
-   * gossipsub's score penalises it too (a `Reject`).
+   * gossipsub's score penalises it too (a `Reject`). Newcomers (peer ids on probation) also spend
+   * from one shared budget; a valid message of a peer's own is a step out of probation.
    */
   private validate(source: string, msg: Message): TopicValidatorResult {
     const now = this.now();
-    if (this.peerGuard.isBanned(source, now)) return this.reject('banned', source, 'gossip');
-    if (!this.peerGuard.admit(source, now)) {
-      this.reject('rate-limited', source, 'gossip');
+    if (this.peerGuard.isBanned(source, now)) {
+      // Ignore, not Reject: the message may be valid, and gossipsub would penalise honest relays of it too.
+      this.forgetSeen(msg);
+      this.reject('banned', source, 'gossip');
+      return TopicValidatorResult.Ignore;
+    }
+    const admission = this.peerGuard.offer(source, now, msg.type === 'signed' && msg.from.toString() === source);
+    if (admission !== 'admit') {
+      // Dropped unread: the message may be an honest one relayed by this peer; another copy must not be a "duplicate".
+      this.forgetSeen(msg);
+      if (admission === 'ban') {
+        this.banPeer(source, 'overuse', now);
+        this.reject('banned', source, 'gossip');
+        return TopicValidatorResult.Ignore;
+      }
+      this.reject(admission === 'drop-newcomer' ? 'newcomer-limited' : 'rate-limited', source, 'gossip');
+      if (admission === 'penalise') this.penalise(source);
       return TopicValidatorResult.Ignore;
     }
     const verdict = this.check(msg);
-    if (verdict === TopicValidatorResult.Reject && this.peerGuard.strike(source, now)) this.banPeer(source, 'invalid-messages', now);
+    if (verdict === TopicValidatorResult.Reject) {
+      const ban = this.peerGuard.strike(source, now);
+      if (ban) this.banPeer(source, ban, now);
+    } else if (verdict === TopicValidatorResult.Accept && msg.type === 'signed' && msg.from.toString() === source) {
+      this.peerGuard.valid(source, now);
+    }
     return verdict;
+  }
+
+  /**
+   * gossipsub marks a message seen before the validator runs, so a copy from another peer is
+   * dropped as a duplicate. A message the guard drops unread (over a peer's rate, from a banned
+   * peer) may be an honest message that this peer relayed first: it is forgotten, so that the copy
+   * from its publisher is still validated (a rogue could otherwise suppress honest gossip by
+   * relaying it over its rate). Uses gossipsub 17 internals; without them, nothing happens.
+   */
+  private forgetSeen(msg: Message): void {
+    if (msg.type !== 'signed') return;
+    const ps = this.node?.services.pubsub as unknown as GossipsubSeenInternals | undefined;
+    try {
+      const id = ps?.msgIdFn?.(msg);
+      if (id instanceof Uint8Array && ps?.msgIdToStrFn) ps.seenCache?.entries?.delete(ps.msgIdToStrFn(id));
+      const seqno = new Uint8Array(8);
+      new DataView(seqno.buffer).setBigUint64(0, BigInt.asUintN(64, msg.sequenceNumber));
+      ps?.fastMsgIdCache?.entries?.delete(fastMsgId({ from: msg.from.toMultihash().bytes, seqno }));
+    } catch (err) {
+      this.log.debug('could not forget a dropped message in the seen-cache', { error: String(err) });
+    }
+  }
+
+  /**
+   * Sustained overuse: one invalid delivery in `peer`'s gossipsub score (not a strike). Not by
+   * answering `Reject`: the message itself may be valid, and gossipsub would then also penalise the
+   * honest peers that relay it.
+   */
+  private penalise(peer: string): void {
+    const score = (this.node?.services.pubsub as unknown as { score?: { rejectInvalidMessage?: (from: string, topic: string) => void } } | undefined)?.score;
+    if (typeof score?.rejectInvalidMessage === 'function') score.rejectInvalidMessage(peer, this.topic);
+    else this.log.debug('cannot penalise a peer in the gossipsub score (internals changed?)', { peer });
   }
 
   /** Bans `peer`: counted, reported, disconnected, its connections refused until the ban ends. */

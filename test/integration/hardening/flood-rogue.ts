@@ -21,11 +21,13 @@ import { randomBytes } from 'node:crypto';
 import { encodeEnvelope } from '../../../src/adapters/libp2p/envelope.js';
 import { startRawRogue, type RawMessage, type RawRogue } from './helpers.js';
 
-export type FloodKind = 'undecodable' | 'wrong-binding' | 'oversized' | 'forged';
+export type FloodKind = 'undecodable' | 'wrong-binding' | 'oversized' | 'forged' | 'valid';
+/** The invalid kinds (the default mix). `valid`: a well-formed envelope of the rogue's own node id (`rogue-1`), a fresh seq each (overuse.test.ts). */
 export const FLOOD_KINDS: readonly FloodKind[] = ['undecodable', 'wrong-binding', 'oversized', 'forged'];
+const ALL_KINDS: readonly FloodKind[] = [...FLOOD_KINDS, 'valid'];
 
 export type ToRogue =
-  | { type: 'prepare'; psk: string; count: number; maxMessageBytes: number; boundNode: string }
+  | { type: 'prepare'; psk: string; count: number; maxMessageBytes: number; boundNode: string; kinds?: FloodKind[] }
   | { type: 'connect'; victims: Array<{ addr: string; peerId: string }> }
   | { type: 'flood'; rate: number; seconds: number }
   | { type: 'stop' };
@@ -69,12 +71,14 @@ function build(kind: FloodKind, seq: number, maxMessageBytes: number, boundNode:
       return rogue!.sign(encodeEnvelope({ v: 1, node: 'rogue-1', seq, ts: Date.now(), body: randomBytes(maxMessageBytes + 1024) }, { compressAbove: Infinity }));
     case 'forged':
       return rogue!.forge(encodeEnvelope({ v: 1, node: 'rogue-1', seq, ts: Date.now(), body: randomBytes(64) }, { compressAbove: Infinity }));
+    case 'valid':
+      return rogue!.sign(encodeEnvelope({ v: 1, node: 'rogue-1', seq: Date.now() * 1000 + seq, ts: Date.now(), body: randomBytes(64) }, { compressAbove: Infinity }));
   }
 }
 
-async function prepare(count: number, maxMessageBytes: number, boundNode: string): Promise<void> {
+async function prepare(count: number, maxMessageBytes: number, boundNode: string, kinds: readonly FloodKind[] = FLOOD_KINDS): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const kind = FLOOD_KINDS[i % FLOOD_KINDS.length]!;
+    const kind = kinds[i % kinds.length]!;
     pool.push({ kind, message: build(kind, i + 1, maxMessageBytes, boundNode) });
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
   }
@@ -82,7 +86,7 @@ async function prepare(count: number, maxMessageBytes: number, boundNode: string
 
 async function flood(rate: number, seconds: number): Promise<void> {
   const total = Math.min(pool.length, Math.round(rate * seconds));
-  const byKind = Object.fromEntries(FLOOD_KINDS.map((k) => [k, 0])) as Record<FloodKind, number>;
+  const byKind = Object.fromEntries(ALL_KINDS.map((k) => [k, 0])) as Record<FloodKind, number>;
   const delivered: Record<string, number> = Object.fromEntries(victims.map((v) => [v, 0]));
   const heldBack: Record<string, number> = Object.fromEntries(victims.map((v) => [v, 0]));
   const lost: Record<string, number> = Object.fromEntries(victims.map((v) => [v, 0]));
@@ -140,7 +144,7 @@ process.on('message', (m: ToRogue) => {
       if (m.type === 'prepare') {
         const t0 = performance.now();
         rogue = await startRawRogue(Buffer.from(m.psk, 'base64'));
-        await prepare(m.count, m.maxMessageBytes, m.boundNode);
+        await prepare(m.count, m.maxMessageBytes, m.boundNode, m.kinds);
         reply({ type: 'prepared', peerId: rogue.peerId, ms: Math.round(performance.now() - t0) });
       } else if (m.type === 'connect') {
         victims = m.victims.map((v) => v.peerId);

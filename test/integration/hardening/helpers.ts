@@ -17,6 +17,7 @@ import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import { fork, type ChildProcess } from 'node:child_process';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { FakeHypervisor } from '../../../src/adapters/hypervisor/fake-hypervisor.js';
@@ -32,6 +33,7 @@ import {
 import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
 import { policyPresets } from '../../../src/core/policy/presets.js';
 import type { Store } from '../../../src/replica/ports.js';
+import { AuditLog, type AuditEntry } from '../../../src/replica/audit-log.js';
 import { Replica, type ReplicaObserver } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
 
@@ -47,6 +49,8 @@ export interface AgentNode {
   readonly rejections: RejectionAuditor;
   /** Transport-level refusals by reason (the transport's onRejected, as the agent counts them). */
   readonly refused: Record<string, number>;
+  /** The same by `<reason> <peer>` (peer `unknown` when the transport could not say). */
+  readonly refusedBy: Record<string, number>;
   /** The replica's classification of remote versions (stale, duplicate, fast_forward, …). */
   readonly outcomes: Record<string, number>;
   /** Gossip payloads the replica refused (its `rejected` events). */
@@ -63,6 +67,9 @@ export interface AgentNodeOptions {
   readonly store?: Store;
   /** The refusal auditor's interval (default 10 s, the agent's). */
   readonly auditIntervalMs?: number;
+  /** The replica's gossip batching (default: flush after 5 ms, the product's batch size). */
+  readonly gossipFlushMs?: number;
+  readonly gossipMaxBatch?: number;
 }
 
 export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Partial<Libp2pTransportInit> = {}, options: AgentNodeOptions = {}): Promise<AgentNode> {
@@ -73,6 +80,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     { clock, write: (kind, data) => ref.replica?.recordAudit(kind, data) ?? Promise.reject(new Error('no replica')) },
   );
   const refused: Record<string, number> = {};
+  const refusedBy: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   const replicaRejected: Array<{ from: string; reason: string }> = [];
   const bans: Array<{ peer: string; reason: string; at: number }> = [];
@@ -91,6 +99,8 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     {
       onRejected: (reason: RejectReason, peer) => {
         refused[reason] = (refused[reason] ?? 0) + 1;
+        const key = `${reason} ${peer ?? 'unknown'}`;
+        refusedBy[key] = (refusedBy[key] ?? 0) + 1;
         rejections.note(reason, peer);
       },
       onPeerBanned: (peer, reason, until) => {
@@ -103,7 +113,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
   await store.open();
   const observer: ReplicaObserver = { remoteVersion: (o) => (outcomes[o] = (outcomes[o] ?? 0) + 1) };
   const replica = new Replica(
-    { nodeId, gossipFlushMs: 5 },
+    { nodeId, gossipFlushMs: options.gossipFlushMs ?? 5, ...(options.gossipMaxBatch !== undefined ? { gossipMaxBatch: options.gossipMaxBatch } : {}) },
     { store, transport: t, clock, hypervisor: new FakeHypervisor(), resolver: createResolver({ policy: () => policyPresets.production }), observer },
   );
   ref.replica = replica;
@@ -117,6 +127,7 @@ export async function startAgentNode(nodeId: string, psk: Uint8Array, init: Part
     store,
     rejections,
     refused,
+    refusedBy,
     outcomes,
     replicaRejected,
     bans,
@@ -326,4 +337,49 @@ export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * A test helper process (`node --import tsx <script>`) driven over IPC: `ask` sends one message
+ * and resolves with the next answer (`{type: 'error', message}` rejects). `stop` asks it to exit,
+ * and kills it if it has not within 2 s.
+ */
+export class HelperProcess<To extends { type: string }, From extends { type: string }> {
+  private readonly waiters: Array<(m: From) => void> = [];
+  readonly child: ChildProcess;
+
+  constructor(script: string) {
+    this.child = fork(script, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: From) => {
+      for (const w of this.waiters.splice(0)) w(m);
+    });
+  }
+
+  ask(m: To, timeoutMs: number): Promise<From> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`helper process: no answer to ${m.type} in ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push((r) => {
+        clearTimeout(timer);
+        if (r.type === 'error') reject(new Error(`helper process: ${(r as unknown as { message: string }).message}`));
+        else resolve(r);
+      });
+      this.child.send(m);
+    });
+  }
+
+  stop(): void {
+    if (this.child.exitCode === null && this.child.connected) this.child.send({ type: 'stop' });
+    setTimeout(() => {
+      if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill('SIGKILL');
+    }, 2_000).unref();
+  }
+}
+
+/** Audit entries in a running node's store (read through a second AuditLog over the same store). */
+export async function auditEntriesOf(store: Store): Promise<AuditEntry[]> {
+  const log = new AuditLog(store);
+  await log.load();
+  const entries: AuditEntry[] = [];
+  for await (const e of log.entries()) entries.push(e);
+  return entries;
 }
