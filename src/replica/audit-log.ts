@@ -1,6 +1,7 @@
+import { Buffer } from 'node:buffer';
 import { canonicalJson, sha256Hex } from '../core/codec/canonical.js';
+import { decodeRecord, decodeRecordText, encodeRecordText, RECORD_HEADER, RecordKind, recordDraft, sealRecordDraft } from './record-codec.js';
 import type { Store, StoreOp } from './ports.js';
-import { decodeRecord, decodeRecordText, encodeRecordParts, encodeRecordText, RecordKind } from './record-codec.js';
 import { CorruptRecordError } from './store-errors.js';
 
 /**
@@ -35,6 +36,7 @@ const HEAD_KEY = 'audit-head';
 /** `,"hash":"` + 64 hex digits + `"}`: the fixed tail of a stored entry. */
 const HASH_FIELD = ',"hash":"';
 const HASH_TAIL = HASH_FIELD.length + 64 + 2;
+const NEWLINE = 0x0a;
 
 export function auditKey(seq: number): string {
   return String(seq).padStart(16, '0');
@@ -118,16 +120,29 @@ export class AuditLog {
       (resourceId === undefined ? '' : `,"resourceId":${JSON.stringify(resourceId)}`) +
       ',"data":';
     const tail = `,"prev":"${prev}"`;
-    let hashed = `${prev}\n${head}`;
-    for (const p of dataParts) hashed += p;
-    const hash = sha256Hex(hashed + tail);
+    // The entry's text is written once, into its record; the hash input (prev + "\n" + that text up to
+    // the hash field) is hashed in place: `prev` and the newline sit in the bytes just before the text,
+    // which the record's header overwrites afterwards.
+    const prefix = Buffer.byteLength(prev, 'utf8') + 1;
+    let textBytes = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8');
+    for (const p of dataParts) textBytes += Buffer.byteLength(p, 'utf8');
+    const draft = recordDraft(Math.max(0, prefix - RECORD_HEADER), textBytes + HASH_TAIL);
+    const { buf } = draft;
+    let end = draft.at - prefix;
+    end += buf.write(prev, end, 'utf8');
+    buf[end++] = NEWLINE;
+    end += buf.write(head, end, 'utf8');
+    for (const p of dataParts) end += buf.write(p, end, 'utf8');
+    end += buf.write(tail, end, 'utf8');
+    const hash = sha256Hex(buf.subarray(draft.at - prefix, end));
+    buf.write(`${HASH_FIELD}${hash}"}`, end, 'latin1');
     this.seq = seq;
     this.head = hash;
     return {
       seq,
       hash,
       ops: [
-        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: encodeRecordParts(RecordKind.audit, [head, ...dataParts, tail, `${HASH_FIELD}${hash}"}`]) },
+        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: sealRecordDraft(draft, RecordKind.audit) },
         { type: 'put', sublevel: 'meta', key: HEAD_KEY, value: encodeRecordText(RecordKind.meta, `{"seq":${seq},"hash":"${hash}"}`) },
       ],
     };

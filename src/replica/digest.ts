@@ -51,7 +51,7 @@ export class DigestIndex {
     } else {
       this.xor(b, hash);
       this.hashes.set(resourceId, hash);
-      this.members[b]!.add(resourceId);
+      if (old === undefined) this.members[b]!.add(resourceId);
     }
   }
 

@@ -34,6 +34,8 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 const MAGIC = 0x44;
 const FORMAT_V1 = 1;
 const HEADER = 7;
+/** Bytes before a record's payload. */
+export const RECORD_HEADER = HEADER;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
@@ -60,6 +62,29 @@ export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): U
   let at = HEADER;
   for (const p of parts) at += buf.write(p, at, 'utf8');
   return seal(buf, kind);
+}
+
+/**
+ * A record whose payload is written into the buffer by the caller: the buffer has `before` spare bytes,
+ * then the header, then `payloadBytes` bytes of payload starting at the returned `at` (the caller writes
+ * every one of them, then calls {@link sealRecordDraft}). The spare bytes are the caller's to use until
+ * then (the audit log hashes a prefix and the payload in one piece from there); they are not part of
+ * the record.
+ */
+export interface RecordDraft {
+  readonly buf: Buffer;
+  /** Where the payload starts. */
+  readonly at: number;
+}
+
+export function recordDraft(before: number, payloadBytes: number): RecordDraft {
+  const buf = Buffer.allocUnsafe(before + HEADER + payloadBytes);
+  return { buf, at: before + HEADER };
+}
+
+/** The record of a draft whose payload is complete (its header is written over the spare bytes' last ones). */
+export function sealRecordDraft(draft: RecordDraft, kind: RecordKind): Uint8Array {
+  return seal(draft.buf.subarray(draft.at - HEADER), kind);
 }
 
 /**

@@ -359,6 +359,9 @@ export class ClusterIndex {
    * shared.
    */
   contentionOf(vm: VMState): Contention[] {
+    // The usual case: no key of any kind is held by two VMs. If `vm` itself is what the index holds,
+    // another VM holding one of its keys would make that key shared, so there is nothing to report.
+    if (this.byIp.shared === 0 && this.byMac.shared === 0 && this.byDisk.shared === 0 && this.vms.get(vm.id) === vm) return [];
     let out: Contention[] | undefined;
     let seen: Set<string> | undefined;
     const one = (kind: ContendedKey, table: KeyTable, key: string): void => {
@@ -594,6 +597,12 @@ export class KeyTable {
   /** Slots in use, deleted ones included. */
   private used = 0;
   private live = 0;
+  private sharedKeys = 0;
+
+  /** How many keys two or more VMs hold. */
+  get shared(): number {
+    return this.sharedKeys;
+  }
 
   /** `hash`: for tests. */
   constructor(private readonly hash: (key: string) => number = hashKey) {}
@@ -608,7 +617,10 @@ export class KeyTable {
     if (i >= 0) {
       const cur = this.holders[i]!;
       if (typeof cur !== 'string') cur.add(id);
-      else if (cur !== id) this.holders[i] = new Set([cur, id]);
+      else if (cur !== id) {
+        this.holders[i] = new Set([cur, id]);
+        this.sharedKeys++;
+      }
       return;
     }
     if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
@@ -634,7 +646,10 @@ export class KeyTable {
       return;
     }
     cur.delete(id);
-    if (cur.size === 1) this.holders[i] = cur.values().next().value!;
+    if (cur.size === 1) {
+      this.holders[i] = cur.values().next().value!;
+      this.sharedKeys--;
+    }
   }
 
   /** The slot of `key`, or -1. */

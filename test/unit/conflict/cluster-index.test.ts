@@ -239,6 +239,27 @@ describe('ClusterIndex.contentionOf: any incoming VM version', () => {
     expect(idx.contentionOf(vm('vm-2', {}, { ip: '10.9.9.9' }))).toEqual([]);
   });
 
+  it('reports an indexed VM once another VM takes one of its keys (any kind), and nothing once it gives it back', () => {
+    const idx = new ClusterIndex();
+    const a = vm('vm-1', {}, { ip: '10.9.9.9', mac: '52:54:00:aa:bb:01' }, '/vms/a.qcow2');
+    idx.upsertVm(a);
+    idx.upsertVm(vm('vm-2', {}, { ip: '10.9.9.2', mac: '52:54:00:aa:bb:02' }, '/vms/b.qcow2'));
+    expect(idx.contentionOf(a)).toEqual([]);
+    for (const [taker, kind] of [
+      [vm('vm-2', {}, { ip: '10.9.9.9', mac: '52:54:00:aa:bb:02' }, '/vms/b.qcow2'), 'ip'],
+      [vm('vm-2', {}, { ip: '10.9.9.2', mac: '52:54:00:AA:BB:01' }, '/vms/b.qcow2'), 'mac'],
+      [vm('vm-2', {}, { ip: '10.9.9.2', mac: '52:54:00:aa:bb:02' }, '/vms/a.qcow2'), 'disk'],
+    ] as const) {
+      idx.upsertVm(taker);
+      expect(idx.contentionOf(a).map((c) => [c.kind, c.vmIds])).toEqual([[kind, ['vm-1', 'vm-2']]]);
+      idx.upsertVm(vm('vm-2', {}, { ip: '10.9.9.2', mac: '52:54:00:aa:bb:02' }, '/vms/b.qcow2'));
+      expect(idx.contentionOf(a)).toEqual([]);
+    }
+    idx.upsertVm(vm('vm-3', {}, { ip: '10.9.9.9' }));
+    idx.removeVm('vm-3');
+    expect(idx.contentionOf(a)).toEqual([]);
+  });
+
   it('gives every VM the same contentions whatever order the VMs were indexed in (fast-check)', () => {
     fc.assert(
       fc.property(fc.uniqueArray(vmArb, { selector: (v) => v.id, minLength: 2, maxLength: 6 }), fc.nat(), (vms, shift) => {
@@ -596,6 +617,8 @@ describe('KeyTable (the IP/MAC/disk holder table)', () => {
       const table = new KeyTable(hash);
       const holdersOf = (key: string): string[] => [...keysOf].filter(([, ks]) => ks.has(key)).map(([id]) => id).sort();
       const asList = (h: string | Set<string> | undefined): string[] => (h === undefined ? [] : typeof h === 'string' ? [h] : [...h].sort());
+      /** Keys that two or more VMs hold (what `shared` counts). */
+      const sharedCount = (): number => Array.from({ length: 90 }, (_, k) => holdersOf(`k${k}`).length).filter((n) => n >= 2).length;
       let seed = 7;
       const rnd = (n: number): number => {
         seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -614,8 +637,10 @@ describe('KeyTable (the IP/MAC/disk holder table)', () => {
           table.add(key, id);
         }
         if (step % 300 === 0) for (let k = 0; k < 90; k++) expect(asList(table.get(`k${k}`))).toEqual(holdersOf(`k${k}`));
+        if (step % 50 === 0) expect(table.shared).toBe(sharedCount());
       }
       for (let k = 0; k < 90; k++) expect(asList(table.get(`k${k}`))).toEqual(holdersOf(`k${k}`));
+      expect(table.shared).toBe(sharedCount());
     }
   });
 });

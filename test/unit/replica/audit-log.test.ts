@@ -1,8 +1,19 @@
+import { Buffer } from 'node:buffer';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
 import { canonicalJson, sha256Hex } from '../../../src/core/codec/canonical.js';
 import { AuditLog, auditKey, GENESIS_HASH } from '../../../src/replica/audit-log.js';
-import { decodeRecord, decodeRecordText, encodeRecord, encodeRecordParts, encodeRecordText, RecordKind } from '../../../src/replica/record-codec.js';
+import {
+  decodeRecord,
+  decodeRecordText,
+  encodeRecord,
+  encodeRecordParts,
+  encodeRecordText,
+  RECORD_HEADER,
+  RecordKind,
+  recordDraft,
+  sealRecordDraft,
+} from '../../../src/replica/record-codec.js';
 
 async function fill(log: AuditLog, store: MemoryStore, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -111,6 +122,20 @@ describe('record codec', () => {
     const cut = json.indexOf(',"b"');
     expect(encodeRecordParts(RecordKind.audit, [json.slice(0, 3), json.slice(3, cut), '', json.slice(cut)])).toEqual(whole);
     expect(decodeRecordText(whole, RecordKind.audit, 'audit', 'k')).toBe(json);
+  });
+
+  it('seals a draft (payload written in place after spare bytes) to the bytes encodeRecordText gives', () => {
+    const json = JSON.stringify({ a: 'ü 😀', b: [1, 2] });
+    const bytes = Buffer.from(json, 'utf8');
+    for (const before of [0, 3, 65]) {
+      const draft = recordDraft(before, bytes.length);
+      expect(draft.at).toBe(before + RECORD_HEADER);
+      draft.buf.fill(0xee, 0, draft.at); // whatever the caller left in the spare bytes is not part of the record
+      bytes.copy(draft.buf, draft.at);
+      const rec = sealRecordDraft(draft, RecordKind.audit);
+      expect(rec).toEqual(encodeRecordText(RecordKind.audit, json));
+      expect(decodeRecordText(rec, RecordKind.audit, 'audit', 'k')).toBe(json);
+    }
   });
 
   it('round-trips and rejects wrong kind, flipped bits and truncation with the key named', () => {
