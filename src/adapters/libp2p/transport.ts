@@ -1,4 +1,5 @@
 import './polyfill.js';
+import './xsalsa20-fix.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { bootstrap } from '@libp2p/bootstrap';
