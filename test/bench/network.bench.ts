@@ -345,7 +345,7 @@ async function gossipSuite(): Promise<BenchResult[]> {
           notes:
             `${n} processes (Replica + libp2p + LevelDB each; writer hv-1), ${RATE} updates/s of ~530-byte VM states round-robin over ${GOSSIP_VMS} VMs, first ${WARMUP_UPDATES} not counted; ` +
             `latency = last receiver applied - putVm called (includes the writer's synced write). ` +
-            `${describeRun(dwcp, `dwcp (gossipFlushMs ${FLUSH_MS ?? 5}, gossipMinIntervalMs ${MIN_INTERVAL_MS ?? 20}, gossipMaxBatch 512)`, n - 1, SECONDS)}. ` +
+            `${describeRun(dwcp, `dwcp (gossipFlushMs ${FLUSH_MS ?? 5}, gossipMinIntervalMs ${MIN_INTERVAL_MS ?? 15}, gossipIntervalPerPeerMs 4, gossipMaxBatch 512)`, n - 1, SECONDS)}. ` +
             (naive
               ? `${describeRun(naive, 'naive (same processes and transport, writer Replica with gossipFlushMs 0, gossipMaxBatch 1)', n - 1, SECONDS)}. `
               : 'naive run skipped (DWCP_BENCH_NET_NAIVE=0). ') +
