@@ -17,9 +17,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generatePsk } from '../../../src/adapters/libp2p/index.js';
-import { vm } from '../../support/cluster.js';
 import type { FromRogue, ToRogue } from './flood-rogue.js';
-import { collectGarbage, percentile, scoreOf, sleep, startAgentNode, waitFor, type AgentNode } from './helpers.js';
+import { collectGarbage, percentile, scoreOf, sleep, startTrio, trackHonestWrites, waitFor, type AgentNode } from './helpers.js';
 
 const RATE = Number(process.env.DWCP_FLOOD_RATE ?? 5_000);
 const SECONDS = Number(process.env.DWCP_FLOOD_SECONDS ?? 5);
@@ -78,27 +77,9 @@ describe('hardening: gossip flood', () => {
       45_000,
     );
     void prepared.catch(() => undefined);
-    const init = { maxMessageBytes: MAX_MESSAGE_BYTES };
-    const n1 = await startAgentNode('hv-1', psk, init);
-    nodes.push(n1);
-    const n2 = await startAgentNode('hv-2', psk, { ...init, bootstrap: [n1.addr()] });
-    nodes.push(n2);
-    const n3 = await startAgentNode('hv-3', psk, { ...init, bootstrap: [n1.addr(), n2.addr()] });
-    nodes.push(n3);
-    await waitFor('a full mesh of bound peers', () => nodes.every((n) => n.t.peers().length === 2), 15_000);
-
+    await startTrio(psk, { maxMessageBytes: MAX_MESSAGE_BYTES }, nodes);
     // Honest writes: arrival times at every other node.
-    const arrivals = new Map<string, Map<string, number>>(nodes.map((n) => [n.nodeId, new Map()]));
-    for (const n of nodes) n.replica.on('applied', (e) => arrivals.get(n.nodeId)!.set(e.version.id, performance.now()));
-    const writes: Array<{ id: string; by: AgentNode; at: number }> = [];
-    let k = 0;
-    const write = async (): Promise<void> => {
-      const by = nodes[k % nodes.length]!;
-      const at = performance.now();
-      const v = await by.replica.putVm(vm(`honest-${k++}`, { host: by.nodeId }));
-      writes.push({ id: v.id, by, at });
-    };
-    const arrived = (w: (typeof writes)[number]): boolean => nodes.every((n) => n === w.by || arrivals.get(n.nodeId)!.has(w.id));
+    const { writes, write, arrived, latency } = trackHonestWrites(nodes);
     await write(); // warm-up: gossip flows before the flood
     await waitFor('the warm-up write everywhere', () => arrived(writes[0]!), 15_000);
 
@@ -144,7 +125,7 @@ describe('hardening: gossip flood', () => {
     if (done.type !== 'done') throw new Error(`unexpected ${done.type}`);
     const honest = writes.slice(honestStart);
     await waitFor('every honest write everywhere', () => honest.every(arrived), 10_000).catch(() => undefined);
-    const latencies = honest.map((w) => (arrived(w) ? Math.max(...nodes.filter((n) => n !== w.by).map((n) => arrivals.get(n.nodeId)!.get(w.id)!)) - w.at : Infinity));
+    const latencies = honest.map(latency);
 
     // The victims work through what is queued, then the heap is measured after a full GC.
     const refusedNow = (): number[] => nodes.map((n, i) => Object.values(n.refused).reduce((a, b) => a + b, 0) - refusedBefore[i]!);

@@ -36,6 +36,7 @@ import type { Store } from '../../../src/replica/ports.js';
 import { AuditLog, type AuditEntry } from '../../../src/replica/audit-log.js';
 import { Replica, type ReplicaObserver } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
+import { vm } from '../../support/cluster.js';
 
 export const CLUSTER = 'hardening';
 export const TOPIC = gossipTopic(CLUSTER);
@@ -382,4 +383,55 @@ export async function auditEntriesOf(store: Store): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
   for await (const e of log.entries()) entries.push(e);
   return entries;
+}
+
+/**
+ * Three agents hv-1..hv-3, each bootstrapping from the ones before it, once fully connected. Each is
+ * pushed onto `nodes` as it starts (the caller's list for cleanup).
+ */
+export async function startTrio(psk: Uint8Array, init: Partial<Libp2pTransportInit>, nodes: AgentNode[]): Promise<AgentNode[]> {
+  const trio: AgentNode[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const n = await startAgentNode(`hv-${i}`, psk, { ...init, bootstrap: trio.map((x) => x.addr()) });
+    trio.push(n);
+    nodes.push(n);
+  }
+  await waitFor('a full mesh of bound peers', () => trio.every((n) => n.t.peers().length === 2), 15_000);
+  return trio;
+}
+
+export interface HonestWrite {
+  readonly id: string;
+  readonly by: AgentNode;
+  readonly at: number;
+}
+
+/** Honest VM writes round-robin over `nodes`, with when each arrived at every other node. */
+export interface HonestWrites {
+  readonly writes: HonestWrite[];
+  /** The next node writes the next VM (`honest-<k>`). */
+  readonly write: () => Promise<void>;
+  /** Applied on every node but its writer. */
+  readonly arrived: (w: HonestWrite) => boolean;
+  /** Time until the last other node applied it (ms), or Infinity. */
+  readonly latency: (w: HonestWrite) => number;
+}
+
+export function trackHonestWrites(nodes: readonly AgentNode[]): HonestWrites {
+  const arrivals = new Map<string, Map<string, number>>(nodes.map((n) => [n.nodeId, new Map()]));
+  for (const n of nodes) n.replica.on('applied', (e) => arrivals.get(n.nodeId)!.set(e.version.id, performance.now()));
+  const writes: HonestWrite[] = [];
+  let k = 0;
+  const arrived = (w: HonestWrite): boolean => nodes.every((n) => n === w.by || arrivals.get(n.nodeId)!.has(w.id));
+  return {
+    writes,
+    write: async () => {
+      const by = nodes[k % nodes.length]!;
+      const at = performance.now();
+      const v = await by.replica.putVm(vm(`honest-${k++}`, { host: by.nodeId }));
+      writes.push({ id: v.id, by, at });
+    },
+    arrived,
+    latency: (w) => (arrived(w) ? Math.max(...nodes.filter((n) => n !== w.by).map((n) => arrivals.get(n.nodeId)!.get(w.id)!)) - w.at : Infinity),
+  };
 }

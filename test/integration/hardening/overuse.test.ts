@@ -16,11 +16,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLibp2pTransport, generatePsk, transportDefaults, type Libp2pTransport } from '../../../src/adapters/libp2p/index.js';
-import { vm } from '../../support/cluster.js';
+import { createLibp2pTransport, generatePsk, transportDefaults, type Libp2pTransport, type Libp2pTransportInit } from '../../../src/adapters/libp2p/index.js';
 import type { FromRogue, ToRogue } from './flood-rogue.js';
 import type { GossipSub } from '@libp2p/gossipsub';
-import { CLUSTER, HelperProcess, percentile, pubsubOf, scoreOf, sleep, startAgentNode, TOPIC, waitFor, type AgentNode } from './helpers.js';
+import { CLUSTER, HelperProcess, percentile, pubsubOf, scoreOf, sleep, startTrio, TOPIC, trackHonestWrites, waitFor, type AgentNode } from './helpers.js';
 
 const P99_BOUND_MS = 2_000;
 
@@ -46,20 +45,8 @@ describe('hardening: sustained overuse of the valid-message budget', () => {
   });
 
   /** Three agents in a full mesh. */
-  async function cluster(psk: Uint8Array, init: Parameters<typeof startAgentNode>[2]): Promise<AgentNode[]> {
-    for (let i = 1; i <= 3; i++) nodes.push(await startAgentNode(`hv-${i}`, psk, { ...init, bootstrap: nodes.map((n) => n.addr()) }));
-    await waitFor('a full mesh of bound peers', () => nodes.every((n) => n.t.peers().length === 2), 15_000);
-    return nodes;
-  }
-
-  function tracker(all: AgentNode[]) {
-    const arrivals = new Map<string, Map<string, number>>(all.map((n) => [n.nodeId, new Map()]));
-    for (const n of all) n.replica.on('applied', (e) => arrivals.get(n.nodeId)!.set(e.version.id, performance.now()));
-    const writes: Array<{ id: string; by: AgentNode; at: number }> = [];
-    const arrived = (w: (typeof writes)[number]): boolean => all.every((n) => n === w.by || arrivals.get(n.nodeId)!.has(w.id));
-    const latency = (w: (typeof writes)[number]): number =>
-      arrived(w) ? Math.max(...all.filter((n) => n !== w.by).map((n) => arrivals.get(n.nodeId)!.get(w.id)!)) - w.at : Infinity;
-    return { writes, arrived, latency };
+  function cluster(psk: Uint8Array, init: Partial<Libp2pTransportInit>): Promise<AgentNode[]> {
+    return startTrio(psk, init, nodes);
   }
 
   it('a rogue flooding valid messages at ~12x the rate is penalised from overuseMs/2, then banned (overuse); honest updates flow', async ({ annotate }) => {
@@ -79,14 +66,8 @@ describe('hardening: sustained overuse of the valid-message budget', () => {
     const all = await cluster(psk, init);
     const prep = await prepared;
     if (prep.type !== 'prepared') throw new Error(`unexpected ${prep.type}`);
-    const t = tracker(all);
-    let k = 0;
-    const write = async (): Promise<void> => {
-      const by = all[k % all.length]!;
-      const at = performance.now();
-      const v = await by.replica.putVm(vm(`honest-${k++}`, { host: by.nodeId }));
-      t.writes.push({ id: v.id, by, at });
-    };
+    const t = trackHonestWrites(all);
+    const write = t.write;
     await write();
     await waitFor('the warm-up write everywhere', () => t.arrived(t.writes[0]!), 15_000);
     const ready = await rogue.ask({ type: 'connect', victims: all.map((n) => ({ addr: n.addr(), peerId: n.t.peerId })) }, 30_000);

@@ -16,9 +16,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generatePsk, transportDefaults } from '../../../src/adapters/libp2p/index.js';
-import { vm } from '../../support/cluster.js';
 import type { FromRotationRogue, ToRotationRogue } from './rotation-rogue.js';
-import { auditEntriesOf, collectGarbage, HelperProcess, percentile, sleep, startAgentNode, waitFor, type AgentNode } from './helpers.js';
+import { auditEntriesOf, collectGarbage, HelperProcess, percentile, sleep, startTrio, trackHonestWrites, waitFor, type AgentNode } from './helpers.js';
 
 const IDENTITIES = Number(process.env.DWCP_ROTATION_IDENTITIES ?? 20);
 const PER_IDENTITY = Number(process.env.DWCP_ROTATION_PER_IDENTITY ?? 600);
@@ -40,26 +39,8 @@ describe('hardening: a rogue rotating peer ids', () => {
 
   it(`${IDENTITIES} fresh peer ids flooding invalid gossip share one newcomer budget: all banned, decoding bounded, honest p99 < ${P99_BOUND_MS} ms, heap bounded, audited`, async ({ annotate }) => {
     const psk = generatePsk();
-    const init = { maxMessageBytes: MAX_MESSAGE_BYTES };
-    const n1 = await startAgentNode('hv-1', psk, init);
-    nodes.push(n1);
-    const n2 = await startAgentNode('hv-2', psk, { ...init, bootstrap: [n1.addr()] });
-    nodes.push(n2);
-    const n3 = await startAgentNode('hv-3', psk, { ...init, bootstrap: [n1.addr(), n2.addr()] });
-    nodes.push(n3);
-    await waitFor('a full mesh of bound peers', () => nodes.every((n) => n.t.peers().length === 2), 15_000);
-
-    const arrivals = new Map<string, Map<string, number>>(nodes.map((n) => [n.nodeId, new Map()]));
-    for (const n of nodes) n.replica.on('applied', (e) => arrivals.get(n.nodeId)!.set(e.version.id, performance.now()));
-    const writes: Array<{ id: string; by: AgentNode; at: number }> = [];
-    let k = 0;
-    const write = async (): Promise<void> => {
-      const by = nodes[k % nodes.length]!;
-      const at = performance.now();
-      const v = await by.replica.putVm(vm(`honest-${k++}`, { host: by.nodeId }));
-      writes.push({ id: v.id, by, at });
-    };
-    const arrived = (w: (typeof writes)[number]): boolean => nodes.every((n) => n === w.by || arrivals.get(n.nodeId)!.has(w.id));
+    await startTrio(psk, { maxMessageBytes: MAX_MESSAGE_BYTES }, nodes);
+    const { writes, write, arrived, latency } = trackHonestWrites(nodes);
     // Warm-up: every honest node writes, so the honest peers have proven themselves to one another.
     for (let i = 0; i < nodes.length; i++) await write();
     await waitFor('the warm-up writes everywhere', () => writes.every(arrived), 15_000);
@@ -96,7 +77,7 @@ describe('hardening: a rogue rotating peer ids', () => {
     const attackMs = performance.now() - start;
     const honest = writes.slice(honestStart);
     await waitFor('every honest write everywhere', () => honest.every(arrived), 10_000).catch(() => undefined);
-    const latencies = honest.map((w) => (arrived(w) ? Math.max(...nodes.filter((n) => n !== w.by).map((n) => arrivals.get(n.nodeId)!.get(w.id)!)) - w.at : Infinity));
+    const latencies = honest.map(latency);
 
     const roguePeers = done.identities.map((i) => i.peerId);
     // Every refusal is counted before the victim's next event-loop turns; wait for the bans to be noted.
