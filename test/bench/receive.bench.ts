@@ -9,7 +9,7 @@
  * With 9 receivers on 2 cores (gossip.propagation.10 at 1,000 updates/s), the receivers' replica
  * work alone takes 9 × 1,000 × (µs per update) of the 2,000,000 µs of CPU a second.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { NoopHypervisor } from '../../src/adapters/hypervisor/fake-hypervisor.js';
@@ -21,7 +21,7 @@ import { Replica } from '../../src/replica/replica.js';
 import { createResolver } from '../../src/replica/resolver.js';
 import { tempDir } from '../support/store-fixture.js';
 import { round, summarize, type Benchmark, type BenchResult } from './harness.js';
-import { benchVm } from './support/net-protocol.js';
+import { benchVm, mainThreadCpuMs } from './support/net-protocol.js';
 
 const VMS = 2_000;
 const PER_MESSAGE = 20;
@@ -64,16 +64,6 @@ async function openReplica(dir: string, nodeId: string, transport: HandTransport
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** CPU time of the main (JavaScript) thread alone, from /proc (10 ms ticks); NaN where unavailable. */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 async function receive(): Promise<BenchResult[]> {
   const root = tempDir('receive');

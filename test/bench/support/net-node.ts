@@ -15,7 +15,7 @@
 import '../../../src/adapters/libp2p/polyfill.js';
 import { createHash } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createLibp2pTransport, loadOrCreateIdentity, loadPsk, type FaultShim, type Libp2pTransport } from '../../../src/adapters/libp2p/index.js';
@@ -30,22 +30,12 @@ import type { AntiEntropy } from '../../../src/replica/anti-entropy.js';
 import type { Paxos } from '../../../src/replica/paxos.js';
 import { Replica } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
-import { benchVm, wallMs, type Command, type NodeInit, type Reply } from './net-protocol.js';
+import { benchVm, mainThreadCpuMs, wallMs, type Command, type NodeInit, type Reply } from './net-protocol.js';
 
 const sockets = new Set<Socket>();
 subscribe('net.client.socket', (m) => sockets.add((m as { socket: Socket }).socket));
 subscribe('net.server.socket', (m) => sockets.add((m as { socket: Socket }).socket));
 
-/** CPU time of the main (JavaScript) thread alone, from /proc (10 ms ticks); NaN where unavailable. */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in USER_HZ (100) ticks
-  } catch {
-    return NaN;
-  }
-}
 
 function send(msg: Reply): void {
   process.send?.(msg);

@@ -3,6 +3,7 @@
  * processes (net-node.ts) share: the start options of a node, the IPC message shapes, the wall
  * clock every process reads, and the realistic VM states the writers issue.
  */
+import { readFileSync } from 'node:fs';
 
 /** How a node process is composed. */
 export type NodeMode =
@@ -78,4 +79,15 @@ export function benchVm(prefix: string, index: number, rev: number, seq: number)
     migration_status: 'none',
     labels: { tier: index % 3 === 0 ? 'db' : 'web', owner: `team-${index % 7}`, seq: String(seq) },
   };
+}
+
+/** CPU time of the main (JavaScript) thread alone, from /proc (10 ms ticks); NaN where unavailable. */
+export function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in USER_HZ (100) ticks
+  } catch {
+    return Number.NaN;
+  }
 }
