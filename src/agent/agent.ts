@@ -17,6 +17,7 @@ import { HttpError } from '../api/http-errors.js';
 import type { ApiBackend } from '../api/backend.js';
 import type { StatusView } from '../api/views.js';
 import { renderDashboardPage } from '../api/dashboard-page.js';
+import { canonicalJson } from '../core/codec/canonical.js';
 import { PolicyManager } from '../core/policy/manager.js';
 import type { Policy } from '../core/policy/types.js';
 import { parseHostRecord } from '../core/vm/state.js';
@@ -359,7 +360,7 @@ export class Agent {
     this.priorities[cfg.node.id] = cfg.node.priority;
     const rid = `host/${cfg.node.id}`;
     const current = this.replica.get(rid)?.versions;
-    if (current?.length === 1 && JSON.stringify(current[0]!.data) === JSON.stringify(record)) return;
+    if (current?.length === 1 && canonicalJson(current[0]!.data) === canonicalJson(record)) return;
     await this.replica.put(rid, record);
   }
 

@@ -10,7 +10,7 @@ import { ClusterIndex } from '../core/conflict/cluster-index.js';
 import { findingsToConflict, type Contention } from '../core/conflict/cluster-index.js';
 import { ConflictDetector } from '../core/conflict/detector.js';
 import type { Conflict, ConflictType, Severity } from '../core/conflict/types.js';
-import { takeCanonicalJson } from '../core/codec/canonical.js';
+import { canonicalJson } from '../core/codec/canonical.js';
 import { createVersion, digestFromCanonical, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
@@ -172,22 +172,23 @@ function historyKey(resourceId: string, seq: number): string {
 /**
  * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
  * entries sorted by node id), written directly rather than through an intermediate object:
- * serialised once per write and spliced into records and gossip.
+ * serialised once per write and spliced into records and gossip. `dataText`: the data's JSON text
+ * if the caller has it (a local write has its canonical text, which its digest hashed).
  */
-function versionJson(v: Version): string {
+function versionJson(v: Version, dataText?: string): string {
   let clock = '{';
   for (const [k, n] of v.clock.entries()) clock += (clock.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + String(n);
   return (
     `{"id":${JSON.stringify(v.id)},"resourceId":${JSON.stringify(v.resourceId)},"clock":${clock}},` +
     `"hlc":{"wall":${JSON.stringify(v.hlc.wall)},"logical":${JSON.stringify(v.hlc.logical)}},"origin":${JSON.stringify(v.origin)},` +
-    `"data":${JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
+    `"data":${dataText ?? JSON.stringify(v.data)},"digest":${JSON.stringify(v.digest)}${v.deleted ? ',"deleted":true}' : '}'}`
   );
 }
 
 const UNSYNCED = Object.freeze({ sync: false });
 
 /** Versions whose JSON text is kept for their history record (a few MB of text at most). */
-const RECENT_JSON_LIMIT = 4096;
+const RECENT_JSON_LIMIT = Number(process.env.RJL ?? 4096);
 
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 15, gossipIntervalPerPeerMs: 4, maxDriftMs: 60_000 };
 
@@ -356,10 +357,11 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       }
     }
     const now = this.c.clock.now();
-    // A VM state was just encoded canonically by parseVmState: its digest hashes that text. (The
-    // stored and gossiped text keeps the state's own key order, as reads return it.)
-    const canonical = parsedVm && !options.deleted ? takeCanonicalJson(data) : undefined;
-    if (canonical !== undefined) digestFromCanonical(data as object, canonical);
+    // The data is encoded once: its digest hashes its canonical text, and the same text is the data
+    // of the version's stored and gossiped JSON (whose readers parse it: key order means nothing).
+    // A tombstone's data is null.
+    const dataText = options.deleted ? 'null' : canonicalJson(data);
+    if (!options.deleted && typeof data === 'object' && data !== null) digestFromCanonical(data, dataText);
     const base = options.context ? current.join(options.context) : current;
     const version = createVersion({
       resourceId,
@@ -375,7 +377,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     if (openConflict && openConflict.status === 'pending') {
       ops.push(...this.closeConflict(openConflict, now, `superseded by a local write ${version.id} on ${this.nodeId}`, [version]));
     }
-    const json = versionJson(version);
+    const json = versionJson(version, dataText);
     this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
     this.rememberJson(version, json);
     this.auditSet(ops, 'write', now, resourceId, '', version, json);

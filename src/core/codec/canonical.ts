@@ -19,28 +19,7 @@ export function canonicalJson(value: unknown): string {
   // The fast encoder builds no paths; on anything it cannot encode it gives up, and the checked encoder
   // below runs from the top to throw the error that names the first offending place.
   const fastOut = fast(value, 0, Infinity);
-  const out = fastOut === undefined ? encode(value, 0, '$') : fastOut;
-  lastValue = value;
-  lastText = out;
-  return out;
-}
-
-/** The argument and result of the latest {@link canonicalJson} call (see {@link takeCanonicalJson}). */
-let lastValue: unknown = undefined;
-let lastText: string | undefined = undefined;
-
-/**
- * The text the latest {@link canonicalJson} call returned, if that call encoded `value` (the same
- * object); undefined otherwise. It is handed out once (and forgotten), so it is only ever reused by a
- * caller that runs synchronously after the encoding, with the value untouched in between: a write
- * path that validates a value (which encodes it) and then digests and stores it encodes it once.
- */
-export function takeCanonicalJson(value: unknown): string | undefined {
-  if (lastValue !== value || typeof value !== 'object' || value === null) return undefined;
-  const text = lastText;
-  lastValue = undefined;
-  lastText = undefined;
-  return text;
+  return fastOut === undefined ? encode(value, 0, '$') : fastOut;
 }
 
 /**

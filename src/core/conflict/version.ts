@@ -79,8 +79,8 @@ export function contentDigest(data: unknown, deleted: boolean): string {
 
 /**
  * Record the digest of a data object whose canonical JSON text is at hand (`text` must be
- * `canonicalJson(data)`, e.g. what {@link takeCanonicalJson} hands back right after validation): the
- * version created next for it hashes that text instead of encoding the data a second time.
+ * `canonicalJson(data)`, e.g. what a write encoded for its stored text): the version created next
+ * for it reuses that digest instead of encoding the data a second time.
  */
 export function digestFromCanonical(data: object, text: string): string {
   const d = sha256Hex('D' + text).slice(0, 32);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, digestOf, MAX_DEPTH, sha256Hex, takeCanonicalJson } from '../../../src/core/codec/canonical.js';
+import { canonicalJson, digestOf, MAX_DEPTH, sha256Hex } from '../../../src/core/codec/canonical.js';
 import { describeValue } from '../../../src/core/codec/describe.js';
 import { EncodingError } from '../../../src/core/errors.js';
 
@@ -203,27 +203,5 @@ describe('describeValue (error-message rendering)', () => {
         expect(typeof describeValue(v)).toBe('string');
       }),
     );
-  });
-});
-
-describe('takeCanonicalJson', () => {
-  it('hands out the latest encoding of the same object once, and nothing for anything else', () => {
-    const value = { b: [1, { d: 'x', c: -0 }], a: null };
-    const text = canonicalJson(value);
-    expect(takeCanonicalJson({ ...value })).toBeUndefined(); // an equal object is not the same object
-    expect(takeCanonicalJson(value)).toBe(text);
-    expect(takeCanonicalJson(value)).toBeUndefined(); // handed out once
-  });
-
-  it('forgets an encoding once another value is encoded', () => {
-    const first = { a: 1 };
-    canonicalJson(first);
-    canonicalJson({ b: 2 });
-    expect(takeCanonicalJson(first)).toBeUndefined();
-  });
-
-  it('never hands out a primitive encoding', () => {
-    canonicalJson('text');
-    expect(takeCanonicalJson('text')).toBeUndefined();
   });
 });
