@@ -188,7 +188,7 @@ function versionJson(v: Version, dataText?: string): string {
 const UNSYNCED = Object.freeze({ sync: false });
 
 /** Versions whose JSON text is kept for their history record (a few MB of text at most). */
-const RECENT_JSON_LIMIT = Number(process.env.RJL ?? 4096);
+const RECENT_JSON_LIMIT = 4096;
 
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 15, gossipIntervalPerPeerMs: 4, maxDriftMs: 60_000 };
 

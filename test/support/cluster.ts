@@ -51,6 +51,8 @@ export async function createCluster(opts: {
   seed?: number;
   policy?: Policy;
   replica?: Partial<ReplicaOptions>;
+  /** Per node: the offset of its replica's wall clock from the shared virtual time (may change: a clock step). */
+  skew?: Record<string, () => number>;
   priorities?: Record<string, number>;
   /** Attach anti-entropy (RPC router + AntiEntropy) to every node; `intervalMs` 0 = only on demand/peer-up. */
   antiEntropy?: { intervalMs: number };
@@ -70,7 +72,7 @@ export async function createCluster(opts: {
       {
         store,
         transport: transports.get(id)!,
-        clock,
+        clock: opts.skew?.[id] ? clock.view(opts.skew[id]) : clock,
         hypervisor,
         resolver: createResolver({ policy: () => policy, nodePriorities: opts.priorities ?? {} }),
       },

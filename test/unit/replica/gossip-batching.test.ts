@@ -7,8 +7,12 @@ const flushMicrotasks = async (): Promise<void> => {
 };
 
 /** Wrap n1's transport so every gossip message it publishes is recorded with its time and size. */
-async function writerCluster(replica: { gossipFlushMs?: number; gossipMinIntervalMs?: number; gossipIntervalPerPeerMs?: number }, nodes = 2) {
-  const c = await createCluster({ nodes, replica });
+async function writerCluster(
+  replica: { gossipFlushMs?: number; gossipMinIntervalMs?: number; gossipIntervalPerPeerMs?: number },
+  nodes = 2,
+  skew?: Record<string, () => number>,
+) {
+  const c = await createCluster({ nodes, replica, ...(skew ? { skew } : {}) });
   const t = c.node('n1').transport;
   const published: Array<{ at: number; versions: number }> = [];
   const publish = t.publish.bind(t);
@@ -79,5 +83,24 @@ describe('Replica: gossip batching', () => {
     expect(published.length).toBeLessThanOrEqual(6);
     expect(published.reduce((s, p) => s + p.versions, 0)).toBe(200);
     for (const n of c.nodes.slice(1)) expect(n.replica.list('vm/')).toHaveLength(200);
+  });
+
+  it('holds gossip no longer than one interval when the wall clock steps back', async () => {
+    let skew = 0;
+    const { c, published } = await writerCluster({ gossipFlushMs: 5, gossipMinIntervalMs: 20, gossipIntervalPerPeerMs: 0 }, 2, { n1: () => skew });
+    await steadyWrites(c, 50);
+    await c.settle();
+    const before = published.length;
+    // n1's clock steps back 60 s right after a flush: measured on that clock, its last flush now lies
+    // 60 s in the future. The next write still goes out within one interval (20 ms), not 60 s later.
+    skew = -60_000;
+    const t0 = c.clock.now();
+    await c.node('n1').replica.putVm(vm('vm-after-step', { network_config: { interfaces: [] } }));
+    c.clock.advance(20);
+    await flushMicrotasks();
+    expect(published.length).toBe(before + 1);
+    expect(published[before]!.at - t0).toBeLessThanOrEqual(20);
+    await c.settle();
+    expect(c.node('n2').replica.get('vm/vm-after-step')).toBeDefined();
   });
 });
