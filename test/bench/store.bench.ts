@@ -4,6 +4,9 @@
  * - `store.write.synced`: acknowledged VM writes through the replica (validate, version, history,
  *   audit entry, one synced batch) with group commit and 256 writes in flight;
  * - `store.write.synced.single`: the same with `groupCommit: false`, one fsync per write (16 in flight);
+ * - `store.write.raw`: the LevelDB store alone (no replica), 256 writers each writing the four records
+ *   of a VM update (version set, history entry, audit entry, audit head) as one synced write: the
+ *   ceiling the store puts on `store.write.synced`;
  * - `store.reopen.100k`: close and reopen a store holding 100,000 VMs and let `replica.start()` load
  *   them all; `store.reopen.100k.rss`: the RSS of a fresh process holding those 100,000 VMs.
  *
@@ -17,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LevelStore } from '../../src/adapters/level/level-store.js';
 import { SeededRandom } from '../../src/adapters/memory/seeded-random.js';
 import { openLevelReplica, tempDir, vmState, type LevelReplica } from '../support/store-fixture.js';
 import { round, summarize, type Benchmark, type BenchResult } from './harness.js';
@@ -91,6 +95,63 @@ async function syncedWrites(opts: { name: string; groupCommit: boolean; inFlight
       await r.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes of a record of `n` bytes (contents do not matter to LevelDB's cost; sizes are a VM update's). */
+function filler(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = 97 + (i % 26);
+  return b;
+}
+
+async function rawWrites(): Promise<BenchResult[]> {
+  const dir = tempDir('bench-raw');
+  const store = new LevelStore({ dir });
+  try {
+    await store.open();
+    const [versions, history, audit, head] = [filler(700), filler(700), filler(1000), filler(100)];
+    let seq = 0;
+    const run = async (ms: number): Promise<{ ops: number; seconds: number; batches: number; cpuUs: number }> => {
+      const batches0 = store.syncedBatches;
+      const cpu0 = process.cpuUsage();
+      const start = performance.now();
+      const end = start + ms;
+      let ops = 0;
+      const writer = async (): Promise<void> => {
+        while (performance.now() < end) {
+          const s = ++seq;
+          const key = `vm/vm-${(s * 7919) % WRITE_POOL}`;
+          await store.write([
+            { type: 'put', sublevel: 'versions', key, value: versions },
+            { type: 'put', sublevel: 'history', key: `${key}\u0000${String(s).padStart(12, '0')}`, value: history },
+            { type: 'put', sublevel: 'audit', key: String(s).padStart(16, '0'), value: audit },
+            { type: 'put', sublevel: 'meta', key: 'audit-head', value: head },
+          ]);
+          ops++;
+        }
+      };
+      await Promise.all(Array.from({ length: 256 }, writer));
+      const cpu = process.cpuUsage(cpu0);
+      return { ops, seconds: (performance.now() - start) / 1000, batches: store.syncedBatches - batches0, cpuUs: cpu.user + cpu.system };
+    };
+    await run(500); // warm-up
+    const m = await run(3000);
+    return [
+      {
+        name: 'store.write.raw',
+        unit: 'ops/s',
+        value: Math.round(m.ops / m.seconds),
+        target: 'context: the store alone',
+        notes:
+          `LevelStore alone, 256 writers, each write the four records of a VM update (700 + 700 + 1,000 + 100 bytes) synced; ` +
+          `${round(m.ops / Math.max(1, m.batches), 1)} writes per fsync, ${round(m.batches / m.seconds, 0)} fsyncs/s; ` +
+          `CPU ${round(m.cpuUs / m.ops, 1)} µs per write, all threads`,
+      },
+    ];
+  } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -205,6 +266,10 @@ export const benchmarks: Benchmark[] = [
     names: ['store.write.synced.single'],
     run: () =>
       syncedWrites({ name: 'store.write.synced.single', groupCommit: false, inFlight: 16, ms: 2000, target: 'side by side (one fsync per write)' }),
+  },
+  {
+    names: ['store.write.raw'],
+    run: rawWrites,
   },
   {
     names: ['store.reopen.100k', 'store.reopen.100k.rss'],
