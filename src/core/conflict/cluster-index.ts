@@ -10,7 +10,7 @@
  * | `semantic` | the candidate is active on a host that has announced no host record | high |
  *
  * The index keeps the VM states by reference (no copies), tables from IP, MAC and disk path to VM ids
- * (one id, or a set while several VMs share a key), each host's count of active VMs with their vCPU
+ * (one id, or a list while several VMs share a key), each host's count of active VMs with their vCPU
  * and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
  * O(#interfaces + #disks) table lookups; only when it finds something does it list the VMs involved
  * (for a host over its capacity, by a scan of the indexed VMs).
@@ -84,7 +84,7 @@ export class ClusterIndex {
    * The indexed VMs: the states themselves, by reference (never copied). Every other projection
    * (IP/MAC/disk maps, host usage) is derived from them, so nothing else is kept per VM.
    */
-  private readonly vms = new Map<string, VMState>();
+  private readonly vms = new StateTable();
   private readonly hosts = new Map<string, HostRecord>();
   private readonly byIp = new KeyTable();
   private readonly byMac = new KeyTable();
@@ -470,7 +470,9 @@ export class ClusterIndex {
   /** Sorted ids of the active VMs on a host, but `except` (a scan: only for reporting a finding). */
   private activeOn(host: string, except: string): string[] {
     const out: string[] = [];
-    for (const [id, vm] of this.vms) if (id !== except && vm.host === host && isActive(vm.power_state)) out.push(id);
+    this.vms.forEach((id, vm) => {
+      if (id !== except && vm.host === host && isActive(vm.power_state)) out.push(id);
+    });
     return out.sort();
   }
 
@@ -704,6 +706,96 @@ export class KeyTable {
     }
     this.keys = keys;
     this.holders = holders;
+    this.used = this.live;
+  }
+}
+
+/**
+ * The indexed VM states by id: an open-addressing table like {@link KeyTable}, two flat arrays of
+ * ids and states (about 16 bytes a slot, where a Map costs about 37 bytes an entry).
+ */
+class StateTable {
+  /** A slot's VM id; undefined: never used, null: deleted. */
+  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
+  private states: Array<VMState | undefined> = newSlots(MIN_SLOTS);
+  /** Slots in use, deleted ones included. */
+  private used = 0;
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  get(id: string): VMState | undefined {
+    const i = this.find(id);
+    return i < 0 ? undefined : this.states[i];
+  }
+
+  set(id: string, vm: VMState): void {
+    const i = this.find(id);
+    if (i >= 0) {
+      this.states[i] = vm;
+      return;
+    }
+    if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
+    const { keys } = this;
+    const mask = keys.length - 1;
+    let j = hashKey(id) & mask;
+    while (typeof keys[j] === 'string') j = (j + 1) & mask;
+    if (keys[j] === undefined) this.used++;
+    keys[j] = id;
+    this.states[j] = vm;
+    this.live++;
+  }
+
+  delete(id: string): boolean {
+    const i = this.find(id);
+    if (i < 0) return false;
+    this.keys[i] = null;
+    this.states[i] = undefined;
+    this.live--;
+    return true;
+  }
+
+  /** Every id and state, in no particular order. */
+  forEach(fn: (id: string, vm: VMState) => void): void {
+    const { keys, states } = this;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (typeof k === 'string') fn(k, states[i]!);
+    }
+  }
+
+  /** The slot of `id`, or -1. */
+  private find(id: string): number {
+    const { keys } = this;
+    const mask = keys.length - 1;
+    for (let i = hashKey(id) & mask; ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === undefined) return -1;
+      if (k === id) return i;
+    }
+  }
+
+  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
+  private rehash(): void {
+    let size = MIN_SLOTS;
+    while ((this.live + 1) * 2 > size) size *= 2;
+    const oldKeys = this.keys;
+    const oldStates = this.states;
+    const keys = newSlots<string | null>(size);
+    const states = newSlots<VMState>(size);
+    const mask = size - 1;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i];
+      if (typeof k !== 'string') continue;
+      let j = hashKey(k) & mask;
+      while (keys[j] !== undefined) j = (j + 1) & mask;
+      keys[j] = k;
+      states[j] = oldStates[i];
+    }
+    this.keys = keys;
+    this.states = states;
     this.used = this.live;
   }
 }
