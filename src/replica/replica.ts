@@ -1021,13 +1021,14 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   private async load(): Promise<void> {
     const bad: StoreOp[] = [];
     const clocks = new ClockTable();
+    const labels = new LabelTable();
     let maxHlc: Hlc = { wall: 0, logical: 0 };
     for await (const { key: storedKey, value } of this.c.store.range('versions')) {
       let key = storedKey;
       try {
         const rec = decodeRecord(value, RecordKind.versionSet, 'versions', key) as StoredVersionSet;
         if (!Array.isArray(rec.versions)) throw new CorruptRecordError('versions', key, 'the record has no list of versions');
-        const versions = rec.versions.map((v, i) => storedVersion(v, `versions/${key}[${i}]`, clocks));
+        const versions = rec.versions.map((v, i) => storedVersion(v, `versions/${key}[${i}]`, clocks, labels));
         // One string for the resource id, the version's (the store's key may be a slice of a longer one).
         if (versions[0]?.resourceId === key) key = versions[0].resourceId;
         const set = versions.length > 1 ? sortedSet(versions) : versions;
@@ -1203,13 +1204,38 @@ class ClockTable {
 const MAX_SHARED_CLOCKS = 65_536;
 
 /**
+ * Equal label sets of VM states read at load share one object: labels repeat across VMs (tier, owner)
+ * and each object costs 48 bytes or more. Only objects of string values, equal as JSON text (same
+ * keys in the same order); version data is never mutated once a version holds it. Bounded; used only
+ * while loading.
+ */
+class LabelTable {
+  private readonly labels = new Map<string, object>();
+
+  /** Replace `data.labels` (`data`: a VM state just parsed from a record) by an equal one seen before. */
+  share(data: unknown): void {
+    if (typeof data !== 'object' || data === null) return;
+    const d = data as { labels?: unknown };
+    const l = d.labels;
+    if (typeof l !== 'object' || l === null || Object.getPrototypeOf(l) !== Object.prototype) return;
+    for (const v of Object.values(l)) if (typeof v !== 'string') return;
+    const key = JSON.stringify(l);
+    const known = this.labels.get(key);
+    if (known !== undefined) d.labels = known;
+    else if (this.labels.size < MAX_SHARED_LABELS) this.labels.set(key, l);
+  }
+}
+
+const MAX_SHARED_LABELS = 65_536;
+
+/**
  * A version read back from this node's own store. The record's CRC vouches for its bytes, and the
  * version was verified (or created) before it was stored, so it is rebuilt as it was written without
  * encoding and hashing its content again. Anything not shaped like a stored version goes through
  * versionFromJSON, which verifies it and names what is wrong. Versions from the network never take
  * this path.
  */
-function storedVersion(input: unknown, where: string, clocks?: ClockTable): Version {
+function storedVersion(input: unknown, where: string, clocks?: ClockTable, labels?: LabelTable): Version {
   const o = input as { [K in keyof VersionJSON]?: unknown } | null;
   if (
     typeof o === 'object' &&
@@ -1236,6 +1262,7 @@ function storedVersion(input: unknown, where: string, clocks?: ClockTable): Vers
         clock = undefined; // versionFromJSON reports it
       }
       if (clock) {
+        if (labels && o.resourceId.startsWith('vm/')) labels.share(o.data);
         return Object.freeze({
           id: o.id,
           resourceId: o.resourceId,

@@ -10,7 +10,7 @@
  * | `semantic` | the candidate is active on a host that has announced no host record | high |
  *
  * The index keeps the VM states by reference (no copies), tables from IP, MAC and disk path to VM ids
- * (one id, or a set while several VMs share a key), each host's count of active VMs with their vCPU
+ * (one id, or a list while several VMs share a key), each host's count of active VMs with their vCPU
  * and memory sums, and cluster totals, all maintained incrementally by upsert/remove. A check is
  * O(#interfaces + #disks) table lookups; only when it finds something does it list the VMs involved
  * (for a host over its capacity, by a scan of the indexed VMs).
@@ -84,7 +84,7 @@ export class ClusterIndex {
    * The indexed VMs: the states themselves, by reference (never copied). Every other projection
    * (IP/MAC/disk maps, host usage) is derived from them, so nothing else is kept per VM.
    */
-  private readonly vms = new Map<string, VMState>();
+  private readonly vms = new StateTable();
   private readonly hosts = new Map<string, HostRecord>();
   private readonly byIp = new KeyTable();
   private readonly byMac = new KeyTable();
@@ -220,7 +220,7 @@ export class ClusterIndex {
   /** Sorted ids of the VMs holding an IP, a MAC (any case) or a disk path. */
   vmsUsing(kind: ContendedKey, key: string): string[] {
     const map = kind === 'ip' ? this.byIp : kind === 'mac' ? this.byMac : this.byDisk;
-    const holders = map.get(kind === 'mac' ? key.toLowerCase() : key);
+    const holders = map.holdersOf(kind === 'mac' ? key.toLowerCase() : key);
     if (holders === undefined) return [];
     return typeof holders === 'string' ? [holders] : [...holders].sort();
   }
@@ -365,9 +365,9 @@ export class ClusterIndex {
     let out: Contention[] | undefined;
     let seen: Set<string> | undefined;
     const one = (kind: ContendedKey, table: KeyTable, key: string): void => {
-      const holders = table.get(key);
+      const holders = table.holdersOf(key);
       if (holders === undefined || holders === vm.id) return;
-      if (typeof holders !== 'string' && holders.size === 1 && holders.has(vm.id)) return;
+      if (typeof holders !== 'string' && holders.length === 1 && holders[0] === vm.id) return;
       const tag = `${kind}:${key}`;
       if (seen?.has(tag)) return;
       (seen ??= new Set()).add(tag);
@@ -426,7 +426,7 @@ export class ClusterIndex {
     field: string,
     what: string,
   ): void {
-    const holders = map.get(key);
+    const holders = map.holdersOf(key);
     if (holders === undefined || holders === id) return;
     const others = typeof holders === 'string' ? [holders] : sortedWithout(holders, id);
     if (others.length === 0) return;
@@ -470,7 +470,9 @@ export class ClusterIndex {
   /** Sorted ids of the active VMs on a host, but `except` (a scan: only for reporting a finding). */
   private activeOn(host: string, except: string): string[] {
     const out: string[] = [];
-    for (const [id, vm] of this.vms) if (id !== except && vm.host === host && isActive(vm.power_state)) out.push(id);
+    this.vms.forEach((id, vm) => {
+      if (id !== except && vm.host === host && isActive(vm.power_state)) out.push(id);
+    });
     return out.sort();
   }
 
@@ -574,6 +576,8 @@ function keyOf(v: unknown): string | undefined {
 }
 
 const MIN_SLOTS = 16;
+/** Most holders of one key kept in a list (lookups in it are linear); more go into a set. */
+const MAX_HOLDER_LIST = 8;
 
 /** A 32-bit hash of a key (FNV-1a, then murmur3's finaliser). */
 function hashKey(key: string): number {
@@ -587,13 +591,14 @@ function hashKey(key: string): number {
 /**
  * Which VMs hold each key of one kind (IP, MAC or disk path): an open-addressing table (linear
  * probing, at most 80% full) of two flat arrays, each slot a key (the VM state's own string) and its
- * holders (an id, or a set of ids while several VMs share the key). About 16 bytes a slot, where a
- * Map costs about 37 bytes a key. Exported for its tests.
+ * holders: an id, or while several VMs share the key a list of up to {@link MAX_HOLDER_LIST} ids (64
+ * bytes for two, where a Set costs about 150), then a set. About 16 bytes a slot, where a Map costs
+ * about 37 bytes a key. Exported for its tests.
  */
 export class KeyTable {
   /** A slot's key; undefined: never used, null: deleted. */
   private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
-  private holders: Array<Holders | undefined> = newSlots(MIN_SLOTS);
+  private holders: Array<string | string[] | Set<string> | undefined> = newSlots(MIN_SLOTS);
   /** Slots in use, deleted ones included. */
   private used = 0;
   private live = 0;
@@ -608,18 +613,32 @@ export class KeyTable {
   constructor(private readonly hash: (key: string) => number = hashKey) {}
 
   get(key: string): Holders | undefined {
+    const h = this.holdersOf(key);
+    return h === undefined || typeof h === 'string' ? h : new Set(h);
+  }
+
+  /** The VMs holding `key`: one id, or a list of two or more (a copy only for a key held by many). */
+  holdersOf(key: string): string | readonly string[] | undefined {
     const i = this.find(key);
-    return i < 0 ? undefined : this.holders[i];
+    if (i < 0) return undefined;
+    const h = this.holders[i]!;
+    return h instanceof Set ? [...h] : h;
   }
 
   add(key: string, id: string): void {
     const i = this.find(key);
     if (i >= 0) {
       const cur = this.holders[i]!;
-      if (typeof cur !== 'string') cur.add(id);
-      else if (cur !== id) {
-        this.holders[i] = new Set([cur, id]);
-        this.sharedKeys++;
+      if (typeof cur === 'string') {
+        if (cur !== id) {
+          this.holders[i] = [cur, id];
+          this.sharedKeys++;
+        }
+      } else if (cur instanceof Set) {
+        cur.add(id);
+      } else if (!cur.includes(id)) {
+        if (cur.length < MAX_HOLDER_LIST) cur.push(id);
+        else this.holders[i] = new Set([...cur, id]);
       }
       return;
     }
@@ -645,9 +664,14 @@ export class KeyTable {
       this.live--;
       return;
     }
-    cur.delete(id);
-    if (cur.size === 1) {
-      this.holders[i] = cur.values().next().value!;
+    if (cur instanceof Set) cur.delete(id);
+    else {
+      const at = cur.indexOf(id);
+      if (at >= 0) cur.splice(at, 1);
+    }
+    const left = cur instanceof Set ? cur.size : cur.length;
+    if (left === 1) {
+      this.holders[i] = cur instanceof Set ? cur.values().next().value! : cur[0]!;
       this.sharedKeys--;
     }
   }
@@ -670,7 +694,7 @@ export class KeyTable {
     const oldKeys = this.keys;
     const oldHolders = this.holders;
     const keys = newSlots<string | null>(size);
-    const holders = newSlots<Holders>(size);
+    const holders = newSlots<string | string[] | Set<string>>(size);
     const mask = size - 1;
     for (let i = 0; i < oldKeys.length; i++) {
       const k = oldKeys[i];
@@ -686,13 +710,103 @@ export class KeyTable {
   }
 }
 
+/**
+ * The indexed VM states by id: an open-addressing table like {@link KeyTable}, two flat arrays of
+ * ids and states (about 16 bytes a slot, where a Map costs about 37 bytes an entry).
+ */
+class StateTable {
+  /** A slot's VM id; undefined: never used, null: deleted. */
+  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
+  private states: Array<VMState | undefined> = newSlots(MIN_SLOTS);
+  /** Slots in use, deleted ones included. */
+  private used = 0;
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  get(id: string): VMState | undefined {
+    const i = this.find(id);
+    return i < 0 ? undefined : this.states[i];
+  }
+
+  set(id: string, vm: VMState): void {
+    const i = this.find(id);
+    if (i >= 0) {
+      this.states[i] = vm;
+      return;
+    }
+    if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
+    const { keys } = this;
+    const mask = keys.length - 1;
+    let j = hashKey(id) & mask;
+    while (typeof keys[j] === 'string') j = (j + 1) & mask;
+    if (keys[j] === undefined) this.used++;
+    keys[j] = id;
+    this.states[j] = vm;
+    this.live++;
+  }
+
+  delete(id: string): boolean {
+    const i = this.find(id);
+    if (i < 0) return false;
+    this.keys[i] = null;
+    this.states[i] = undefined;
+    this.live--;
+    return true;
+  }
+
+  /** Every id and state, in no particular order. */
+  forEach(fn: (id: string, vm: VMState) => void): void {
+    const { keys, states } = this;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (typeof k === 'string') fn(k, states[i]!);
+    }
+  }
+
+  /** The slot of `id`, or -1. */
+  private find(id: string): number {
+    const { keys } = this;
+    const mask = keys.length - 1;
+    for (let i = hashKey(id) & mask; ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === undefined) return -1;
+      if (k === id) return i;
+    }
+  }
+
+  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
+  private rehash(): void {
+    let size = MIN_SLOTS;
+    while ((this.live + 1) * 2 > size) size *= 2;
+    const oldKeys = this.keys;
+    const oldStates = this.states;
+    const keys = newSlots<string | null>(size);
+    const states = newSlots<VMState>(size);
+    const mask = size - 1;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i];
+      if (typeof k !== 'string') continue;
+      let j = hashKey(k) & mask;
+      while (keys[j] !== undefined) j = (j + 1) & mask;
+      keys[j] = k;
+      states[j] = oldStates[i];
+    }
+    this.keys = keys;
+    this.states = states;
+    this.used = this.live;
+  }
+}
+
 function newSlots<T>(n: number): Array<T | undefined> {
   return new Array<T | undefined>(n).fill(undefined);
 }
 
-function sortedWithout(set: ReadonlySet<string>, id: string): string[] {
+function sortedWithout(ids: Iterable<string>, id: string): string[] {
   const out: string[] = [];
-  for (const v of set) if (v !== id) out.push(v);
+  for (const v of ids) if (v !== id) out.push(v);
   return out.sort();
 }
 
