@@ -72,7 +72,8 @@ const POWER = ['running', 'running', 'running', 'stopped', 'paused'] as const;
 
 /**
  * A complete, valid VM state (2 NICs, 2 disks, labels: about 600 bytes of JSON) for VM number `n`
- * at revision `rev`; successive revisions change a few fields as a scheduler or operator would.
+ * at revision `rev`; successive revisions change a few fields as a scheduler or operator would. Its
+ * IPs, MACs and disk paths are its own (for n < 2^20): no contention between fixture VMs.
  */
 export function vmState(n: number, rev = 0): VMState {
   const id = `vm-${n}`;
@@ -86,7 +87,7 @@ export function vmState(n: number, rev = 0): VMState {
     network_config: {
       interfaces: [
         { name: 'eth0', mac: `52:54:00:${hex(n >> 16)}:${hex(n >> 8)}:${hex(n)}`, ip: `10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`, vlan: 100 },
-        { name: 'eth1', mac: `52:54:01:${hex(n >> 16)}:${hex(n >> 8)}:${hex(n)}`, ip: `172.16.${(n >> 8) & 0xff}.${n & 0xff}`, vlan: 200 },
+        { name: 'eth1', mac: `52:54:01:${hex(n >> 16)}:${hex(n >> 8)}:${hex(n)}`, ip: `172.${16 + ((n >> 16) & 0x0f)}.${(n >> 8) & 0xff}.${n & 0xff}`, vlan: 200 },
       ],
     },
     disk_config: [
