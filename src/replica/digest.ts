@@ -1,4 +1,5 @@
 import { sha256Hex } from '../core/codec/canonical.js';
+import { moveWords, SlotKeys } from '../core/collections/slot-keys.js';
 import type { Version } from '../core/conflict/version.js';
 
 /** Number of hash buckets the version sets are summarised into for anti-entropy. */
@@ -28,15 +29,12 @@ export function setHash(resourceId: string, versions: readonly Version[]): strin
 export class DigestIndex {
   private readonly hi: Uint32Array;
   private readonly lo: Uint32Array;
-  /** A slot's resource id; undefined: never used, null: deleted. */
-  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
-  private hashHi = new Uint32Array(MIN_SLOTS);
-  private hashLo = new Uint32Array(MIN_SLOTS);
+  /** Resource ids by slot; per slot in typed arrays: the set hash as two words and the bucket. */
+  private readonly ids = new SlotKeys(MIN_SLOTS);
+  private hashHi: Uint32Array = new Uint32Array(MIN_SLOTS);
+  private hashLo: Uint32Array = new Uint32Array(MIN_SLOTS);
   /** A slot's bucket ({@link bucketOf} hashes the id: computed once per resource, not per change). */
-  private slotBucket = new Uint32Array(MIN_SLOTS);
-  /** Slots in use, deleted ones included. */
-  private used = 0;
-  private live = 0;
+  private slotBucket: Uint32Array = new Uint32Array(MIN_SLOTS);
   /** Each bucket's resources, in the order they were added. */
   private readonly members: string[][];
 
@@ -60,27 +58,19 @@ export class DigestIndex {
       l = hexWord(hash, 8);
       if (h < 0 || l < 0 || hash.length !== 16) throw new TypeError(`set hash must be 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
     }
-    let i = this.find(resourceId);
+    let i = this.ids.find(resourceId);
     const b = i >= 0 ? this.slotBucket[i]! : this.bucketOf(resourceId);
     if (i >= 0) this.xor(b, this.hashHi[i]!, this.hashLo[i]!);
     if (hash === undefined) {
       if (i < 0) return;
-      this.keys[i] = null;
-      this.live--;
+      this.ids.removeAt(i);
       const list = this.members[b]!;
       list.splice(list.indexOf(resourceId), 1);
       return;
     }
     this.xor(b, h, l);
     if (i < 0) {
-      if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
-      const { keys } = this;
-      const mask = keys.length - 1;
-      i = hashKey(resourceId) & mask;
-      while (typeof keys[i] === 'string') i = (i + 1) & mask;
-      if (keys[i] === undefined) this.used++;
-      keys[i] = resourceId;
-      this.live++;
+      i = this.ids.insert(resourceId, this.resize);
       this.members[b]!.push(resourceId);
     }
     this.hashHi[i] = h;
@@ -89,7 +79,7 @@ export class DigestIndex {
   }
 
   hashOf(resourceId: string): string | undefined {
-    const i = this.find(resourceId);
+    const i = this.ids.find(resourceId);
     return i < 0 ? undefined : hex8(this.hashHi[i]!) + hex8(this.hashLo[i]!);
   }
 
@@ -119,46 +109,11 @@ export class DigestIndex {
     return this.members[bucket] ?? [];
   }
 
-  /** The slot of `resourceId`, or -1. */
-  private find(resourceId: string): number {
-    const { keys } = this;
-    const mask = keys.length - 1;
-    for (let i = hashKey(resourceId) & mask; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === undefined) return -1;
-      if (k === resourceId) return i;
-    }
-  }
-
-  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
-  private rehash(): void {
-    let size = MIN_SLOTS;
-    while ((this.live + 1) * 2 > size) size *= 2;
-    const oldKeys = this.keys;
-    const oldHi = this.hashHi;
-    const oldLo = this.hashLo;
-    const keys = newSlots(size);
-    const hi = new Uint32Array(size);
-    const lo = new Uint32Array(size);
-    const oldBucket = this.slotBucket;
-    const bucket = new Uint32Array(size);
-    const mask = size - 1;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i];
-      if (typeof k !== 'string') continue;
-      let j = hashKey(k) & mask;
-      while (keys[j] !== undefined) j = (j + 1) & mask;
-      keys[j] = k;
-      hi[j] = oldHi[i]!;
-      lo[j] = oldLo[i]!;
-      bucket[j] = oldBucket[i]!;
-    }
-    this.keys = keys;
-    this.hashHi = hi;
-    this.hashLo = lo;
-    this.slotBucket = bucket;
-    this.used = this.live;
-  }
+  private readonly resize = (size: number, moves: Int32Array): void => {
+    this.hashHi = moveWords(this.hashHi, size, moves);
+    this.hashLo = moveWords(this.hashLo, size, moves);
+    this.slotBucket = moveWords(this.slotBucket, size, moves);
+  };
 
   private xor(b: number, h: number, l: number): void {
     this.hi[b] = (this.hi[b]! ^ h) >>> 0;
@@ -167,19 +122,6 @@ export class DigestIndex {
 }
 
 const MIN_SLOTS = 64;
-
-function newSlots(n: number): Array<string | null | undefined> {
-  return new Array<string | null | undefined>(n).fill(undefined);
-}
-
-/** A 32-bit hash of a resource id (FNV-1a, then murmur3's finaliser). */
-function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 /** The 32-bit number of 8 lowercase hex digits at `at`, or -1. */
 function hexWord(s: string, at: number): number {

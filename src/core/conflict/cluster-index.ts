@@ -30,6 +30,7 @@
  * VMs in a form that does not depend on which VM arrived last, so that every node flags the same pair
  * the same way.
  */
+import { hashKey, moveSlots, newSlots, SlotKeys } from '../collections/slot-keys.js';
 import { ResourceMismatchError } from '../errors.js';
 import type { HostRecord, PowerState, VMState } from '../vm/state.js';
 import { conflictId } from './conflict-id.js';
@@ -579,29 +580,16 @@ const MIN_SLOTS = 16;
 /** Most holders of one key kept in a list (lookups in it are linear); more go into a set. */
 const MAX_HOLDER_LIST = 8;
 
-/** A 32-bit hash of a key (FNV-1a, then murmur3's finaliser). */
-function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
-
 /**
- * Which VMs hold each key of one kind (IP, MAC or disk path): an open-addressing table (linear
- * probing, at most 80% full) of two flat arrays, each slot a key (the VM state's own string) and its
- * holders: an id, or while several VMs share the key a list of up to {@link MAX_HOLDER_LIST} ids (64
- * bytes for two, where a Set costs about 150), then a set. About 16 bytes a slot, where a Map costs
- * about 37 bytes a key. Exported for its tests.
+ * Which VMs hold each key of one kind (IP, MAC or disk path): an open-addressing table
+ * ({@link SlotKeys}), each slot a key (the VM state's own string) and its holders: an id, or while
+ * several VMs share the key a list of up to {@link MAX_HOLDER_LIST} ids (64 bytes for two, where a
+ * Set costs about 150), then a set. About 16 bytes a slot, where a Map costs about 37 bytes a key.
+ * Exported for its tests.
  */
 export class KeyTable {
-  /** A slot's key; undefined: never used, null: deleted. */
-  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
+  private readonly keys: SlotKeys;
   private holders: Array<string | string[] | Set<string> | undefined> = newSlots(MIN_SLOTS);
-  /** Slots in use, deleted ones included. */
-  private used = 0;
-  private live = 0;
   private sharedKeys = 0;
 
   /** How many keys two or more VMs hold. */
@@ -610,7 +598,9 @@ export class KeyTable {
   }
 
   /** `hash`: for tests. */
-  constructor(private readonly hash: (key: string) => number = hashKey) {}
+  constructor(hash: (key: string) => number = hashKey) {
+    this.keys = new SlotKeys(MIN_SLOTS, hash);
+  }
 
   get(key: string): Holders | undefined {
     const h = this.holdersOf(key);
@@ -619,14 +609,14 @@ export class KeyTable {
 
   /** The VMs holding `key`: one id, or a list of two or more (a copy only for a key held by many). */
   holdersOf(key: string): string | readonly string[] | undefined {
-    const i = this.find(key);
+    const i = this.keys.find(key);
     if (i < 0) return undefined;
     const h = this.holders[i]!;
     return h instanceof Set ? [...h] : h;
   }
 
   add(key: string, id: string): void {
-    const i = this.find(key);
+    const i = this.keys.find(key);
     if (i >= 0) {
       const cur = this.holders[i]!;
       if (typeof cur === 'string') {
@@ -642,26 +632,18 @@ export class KeyTable {
       }
       return;
     }
-    if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
-    const { keys } = this;
-    const mask = keys.length - 1;
-    let j = this.hash(key) & mask;
-    while (typeof keys[j] === 'string') j = (j + 1) & mask;
-    if (keys[j] === undefined) this.used++;
-    keys[j] = key;
-    this.holders[j] = id;
-    this.live++;
+    const slot = this.keys.insert(key, this.resize); // may replace this.holders: index it afterwards
+    this.holders[slot] = id;
   }
 
   remove(key: string, id: string): void {
-    const i = this.find(key);
+    const i = this.keys.find(key);
     if (i < 0) return;
     const cur = this.holders[i]!;
     if (typeof cur === 'string') {
       if (cur !== id) return;
-      this.keys[i] = null;
+      this.keys.removeAt(i);
       this.holders[i] = undefined;
-      this.live--;
       return;
     }
     if (cur instanceof Set) cur.delete(id);
@@ -676,132 +658,54 @@ export class KeyTable {
     }
   }
 
-  /** The slot of `key`, or -1. */
-  private find(key: string): number {
-    const { keys } = this;
-    const mask = keys.length - 1;
-    for (let i = this.hash(key) & mask; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === undefined) return -1;
-      if (k === key) return i;
-    }
-  }
-
-  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
-  private rehash(): void {
-    let size = MIN_SLOTS;
-    while ((this.live + 1) * 2 > size) size *= 2;
-    const oldKeys = this.keys;
-    const oldHolders = this.holders;
-    const keys = newSlots<string | null>(size);
-    const holders = newSlots<string | string[] | Set<string>>(size);
-    const mask = size - 1;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i];
-      if (typeof k !== 'string') continue;
-      let j = this.hash(k) & mask;
-      while (keys[j] !== undefined) j = (j + 1) & mask;
-      keys[j] = k;
-      holders[j] = oldHolders[i];
-    }
-    this.keys = keys;
-    this.holders = holders;
-    this.used = this.live;
-  }
+  private readonly resize = (size: number, moves: Int32Array): void => {
+    this.holders = moveSlots(this.holders, size, moves);
+  };
 }
 
 /**
- * The indexed VM states by id: an open-addressing table like {@link KeyTable}, two flat arrays of
- * ids and states (about 16 bytes a slot, where a Map costs about 37 bytes an entry).
+ * The indexed VM states by id: an open-addressing table like {@link KeyTable}, ids and states by
+ * slot (about 16 bytes a slot, where a Map costs about 37 bytes an entry).
  */
 class StateTable {
-  /** A slot's VM id; undefined: never used, null: deleted. */
-  private keys: Array<string | null | undefined> = newSlots(MIN_SLOTS);
+  private readonly ids = new SlotKeys(MIN_SLOTS);
   private states: Array<VMState | undefined> = newSlots(MIN_SLOTS);
-  /** Slots in use, deleted ones included. */
-  private used = 0;
-  private live = 0;
 
   get size(): number {
-    return this.live;
+    return this.ids.size;
   }
 
   get(id: string): VMState | undefined {
-    const i = this.find(id);
+    const i = this.ids.find(id);
     return i < 0 ? undefined : this.states[i];
   }
 
   set(id: string, vm: VMState): void {
-    const i = this.find(id);
-    if (i >= 0) {
-      this.states[i] = vm;
-      return;
-    }
-    if ((this.used + 1) * 5 > this.keys.length * 4) this.rehash();
-    const { keys } = this;
-    const mask = keys.length - 1;
-    let j = hashKey(id) & mask;
-    while (typeof keys[j] === 'string') j = (j + 1) & mask;
-    if (keys[j] === undefined) this.used++;
-    keys[j] = id;
-    this.states[j] = vm;
-    this.live++;
+    let i = this.ids.find(id);
+    if (i < 0) i = this.ids.insert(id, this.resize); // may replace this.states: index it afterwards
+    this.states[i] = vm;
   }
 
   delete(id: string): boolean {
-    const i = this.find(id);
+    const i = this.ids.find(id);
     if (i < 0) return false;
-    this.keys[i] = null;
+    this.ids.removeAt(i);
     this.states[i] = undefined;
-    this.live--;
     return true;
   }
 
   /** Every id and state, in no particular order. */
   forEach(fn: (id: string, vm: VMState) => void): void {
-    const { keys, states } = this;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i];
-      if (typeof k === 'string') fn(k, states[i]!);
+    const { ids, states } = this;
+    for (let i = 0; i < ids.slots; i++) {
+      const k = ids.keyAt(i);
+      if (k !== undefined) fn(k, states[i]!);
     }
   }
 
-  /** The slot of `id`, or -1. */
-  private find(id: string): number {
-    const { keys } = this;
-    const mask = keys.length - 1;
-    for (let i = hashKey(id) & mask; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === undefined) return -1;
-      if (k === id) return i;
-    }
-  }
-
-  /** Grow (or just drop deleted slots): afterwards the table is at most half full. */
-  private rehash(): void {
-    let size = MIN_SLOTS;
-    while ((this.live + 1) * 2 > size) size *= 2;
-    const oldKeys = this.keys;
-    const oldStates = this.states;
-    const keys = newSlots<string | null>(size);
-    const states = newSlots<VMState>(size);
-    const mask = size - 1;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i];
-      if (typeof k !== 'string') continue;
-      let j = hashKey(k) & mask;
-      while (keys[j] !== undefined) j = (j + 1) & mask;
-      keys[j] = k;
-      states[j] = oldStates[i];
-    }
-    this.keys = keys;
-    this.states = states;
-    this.used = this.live;
-  }
-}
-
-function newSlots<T>(n: number): Array<T | undefined> {
-  return new Array<T | undefined>(n).fill(undefined);
+  private readonly resize = (size: number, moves: Int32Array): void => {
+    this.states = moveSlots(this.states, size, moves);
+  };
 }
 
 function sortedWithout(ids: Iterable<string>, id: string): string[] {
