@@ -115,9 +115,10 @@ export interface Libp2pTransportInit {
    */
   readonly gossipMeshDegree?: number;
   /**
-   * Gossip messages a second accepted from one propagating peer (default 2,000; 0: no limit); the
-   * excess is dropped before decoding, without penalty (anti-entropy repairs what an honest burst
-   * loses). Bursts up to `peerMessageBurst` (default 4,000).
+   * Gossip messages a second accepted from one propagating peer (default 2,000; 0: no limit), as
+   * many again of those it relays (a separate bucket: relaying a flood does not starve the peer's
+   * own messages); the excess is dropped before decoding, without penalty (anti-entropy repairs
+   * what an honest burst loses). Bursts up to `peerMessageBurst` (default 4,000).
    */
   readonly peerMessageRate?: number;
   readonly peerMessageBurst?: number;

@@ -2,8 +2,10 @@
  * Per-peer flood protection for inbound gossip, kept apart from libp2p so it can be tested with a
  * manual clock:
  *
- * - a token bucket per propagating peer (`ratePerSec` messages a second, bursts up to `burst`):
- *   messages over it are dropped before any decoding;
+ * - token buckets per propagating peer (`ratePerSec` messages a second, bursts up to `burst`), one
+ *   for the messages it signed itself and one for those it relays: messages over them are dropped
+ *   before any decoding. An honest peer that relays a flood (a rogue's, or others' heavy traffic)
+ *   spends its relay bucket, never the one its own updates go through;
  * - strikes: every message the validator refuses as invalid counts against the peer that sent it
  *   (decaying: a strike older than `strikeWindowMs` no longer counts); at `banAfterStrikes` the peer
  *   is banned for `banMs` (the transport then hangs up and refuses its connections);
@@ -66,7 +68,10 @@ interface Bucket {
   refilledAt: number;
 }
 
+/** A peer's state; its own bucket is the state itself (its own messages), `relay` the other. */
 interface PeerState extends Bucket {
+  /** The bucket of the messages it relays (signed by others). */
+  relay: Bucket;
   /** Strikes, decayed linearly: `strikes` as of `struckAt`, losing `banAfterStrikes` per window. */
   strikes: number;
   struckAt: number;
@@ -122,7 +127,7 @@ export class PeerGuard {
     if (this.o.ratePerSec > 0) {
       const over = this.measure(st, now, own);
       if (over === 'ban') return 'ban';
-      if (!take(st, now, this.o.ratePerSec, this.o.burst)) {
+      if (!take(own ? st : st.relay, now, this.o.ratePerSec, this.o.burst)) {
         if (over === 'penalise' && now - st.penalisedAt >= 1_000) {
           st.penalisedAt = now;
           return 'penalise';
@@ -252,7 +257,7 @@ export class PeerGuard {
       this.peers.set(peer, st);
       return st;
     }
-    st = { tokens: this.o.burst, refilledAt: now, strikes: 0, struckAt: now, since: now, valid: false, winStart: now, winCount: 0, overSince: undefined, penalisedAt: -Infinity };
+    st = { tokens: this.o.burst, refilledAt: now, relay: { tokens: this.o.burst, refilledAt: now }, strikes: 0, struckAt: now, since: now, valid: false, winStart: now, winCount: 0, overSince: undefined, penalisedAt: -Infinity };
     this.peers.set(peer, st);
     if (this.peers.size > this.o.maxPeers) this.peers.delete(this.peers.keys().next().value!);
     return st;

@@ -17,6 +17,27 @@ describe('PeerGuard', () => {
     expect(g.admit('q', 100)).toBe(true);
   });
 
+  it("keeps a peer's own messages and those it relays in separate buckets: relaying a flood never starves its own", () => {
+    const g = new PeerGuard(base);
+    // A relayed flood empties the relay bucket...
+    let relayed = 0;
+    for (let i = 0; i < 1_000; i++) if (g.offer('p', 0, false) === 'admit') relayed++;
+    expect(relayed).toBe(10);
+    // ...and the peer's own messages still have their whole burst, then their rate.
+    let own = 0;
+    for (let i = 0; i < 50; i++) if (g.offer('p', 0, true) === 'admit') own++;
+    expect(own).toBe(10);
+    for (let t = 1; t <= 1_000; t++) {
+      expect(g.offer('p', t, false)).not.toBe('ban');
+      if (t % 10 === 0) expect(g.offer('p', t, true), `own message at ${t} ms`).toBe('admit');
+    }
+    // The own bucket does not lend to relays either.
+    const h = new PeerGuard(base);
+    for (let i = 0; i < 10; i++) expect(h.offer('q', 0, true)).toBe('admit');
+    expect(h.offer('q', 0, true)).toBe('drop');
+    expect(h.offer('q', 0, false)).toBe('admit');
+  });
+
   it('does not limit with ratePerSec 0', () => {
     const g = new PeerGuard({ ...base, ratePerSec: 0 });
     for (let i = 0; i < 10_000; i++) expect(g.admit('p', 0)).toBe(true);
