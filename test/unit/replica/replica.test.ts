@@ -226,3 +226,30 @@ describe('Replica: determinism', () => {
     expect(a.length).toBeGreaterThan(20);
   });
 });
+
+describe('Replica: stored form and load', () => {
+  it("stores a local write's data as its canonical text (the text its digest hashed)", async () => {
+    const c = await createCluster({ nodes: 1 });
+    const n1 = c.node('n1');
+    const v = await n1.replica.putVm(vm('vm-order', { labels: { zone: 'b', app: 'web' }, cpu_allocation: 2 }));
+    const raw = await n1.store.get('versions', 'vm/vm-order');
+    const text = new TextDecoder().decode(raw!.subarray(7));
+    expect(text).toContain(`"data":${canonicalJson(v.data)}`);
+  });
+
+  it('shares one labels object between loaded VM states with equal labels, and the data stays equal', async () => {
+    const c = await createCluster({ nodes: 1 });
+    const labels = { tier: 'web', owner: 'team-1' };
+    await c.node('n1').replica.putVm(vm('vm-a', { labels: { ...labels } }));
+    await c.node('n1').replica.putVm(vm('vm-b', { labels: { ...labels } }));
+    await c.node('n1').replica.putVm(vm('vm-c', { labels: { tier: 'db', owner: 'team-1' } }));
+    const before = ['vm-a', 'vm-b', 'vm-c'].map((id) => canonicalJson(c.node('n1').replica.get(`vm/${id}`)!.versions.map(versionToJSON)));
+    const n1 = await c.restart('n1');
+    const data = (id: string): { labels: object } => n1.replica.get(`vm/${id}`)!.versions[0]!.data as { labels: object };
+    expect(data('vm-a').labels).toBe(data('vm-b').labels);
+    expect(data('vm-c').labels).not.toBe(data('vm-a').labels);
+    expect(data('vm-c').labels).toEqual({ tier: 'db', owner: 'team-1' });
+    const after = ['vm-a', 'vm-b', 'vm-c'].map((id) => canonicalJson(n1.replica.get(`vm/${id}`)!.versions.map(versionToJSON)));
+    expect(after).toEqual(before);
+  });
+});
