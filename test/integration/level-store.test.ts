@@ -34,6 +34,31 @@ describe('LevelStore', () => {
     await store.close();
   });
 
+  it('acknowledges a committed group in slices, one per turn of the event loop, in order', async () => {
+    const store = new LevelStore({ dir: freshDir(), ackSlice: 16 });
+    await store.open();
+    const value = new Uint8Array(10);
+    const put = (key: string) => store.write([{ type: 'put', sublevel: 'versions', key, value }]);
+    const first = put('vm/first'); // flushed alone: the 100 below queue behind it and share the next batch
+    const order: string[] = [];
+    const writes = Array.from({ length: 100 }, (_, i) =>
+      put(`vm/${i}`).then(() => {
+        order.push(`w${i}`);
+        // The first acknowledgement schedules a turn of the event loop: it comes after the first slice, before the last.
+        if (i === 0) setImmediate(() => order.push('turn'));
+      }),
+    );
+    await first;
+    const batchesBefore = store.syncedBatches;
+    await Promise.all(writes);
+    expect(store.syncedBatches).toBe(batchesBefore + 1);
+    const turn = order.indexOf('turn');
+    expect(turn).toBeGreaterThanOrEqual(16);
+    expect(turn).toBeLessThan(100);
+    expect(order.filter((o) => o !== 'turn')).toEqual(Array.from({ length: 100 }, (_, i) => `w${i}`));
+    await store.close();
+  });
+
   it('writes one synced batch per write with group commit off', async () => {
     const store = new LevelStore({ dir: freshDir(), groupCommit: false });
     await store.open();

@@ -18,7 +18,15 @@ export interface LevelStoreInit {
    * two buffers) and the log replayed at open (at most about one buffer).
    */
   readonly writeBufferSize?: number;
+  /**
+   * Writes of a committed batch acknowledged per turn of the event loop (default
+   * {@link DEFAULT_ACK_SLICE}); see {@link LevelStore}'s notes on pipelining.
+   */
+  readonly ackSlice?: number;
 }
+
+/** Acknowledged writes resumed per turn of the event loop (measured: 64 keeps the loop busy with 256 writers). */
+export const DEFAULT_ACK_SLICE = 64;
 
 /**
  * 16 MiB rather than LevelDB's 4: every acknowledged write puts about 2.5 KB (version set, history,
@@ -44,6 +52,16 @@ const RANGE_BATCH = 1000;
  * a synced batch (`sync: true`), so a resolved `write` has reached the disk; concurrent writes share
  * one batch (group commit). Writes that ask for `sync: false` join the same queue (so they are never
  * reordered) and make a batch synced only when a synced write shares it.
+ *
+ * Pipelining: one batch is in flight at a time (LevelDB applies batches in the order they are handed
+ * over, and the last write of a key must win), and the next one takes everything queued meanwhile.
+ * Acknowledging a batch resumes its writers, whose next writes all run in one burst of microtasks;
+ * were a whole batch resumed at once, the batch in flight meanwhile would complete unnoticed until
+ * the burst ends, and the writers would split into one large and one tiny group that take turns,
+ * the large one waiting on the disk while the event loop idles (measured: 255 and 1 of 256 writers,
+ * 10-15% of the loop idle). So a batch's writes are acknowledged `ackSlice` per turn of the event
+ * loop: between slices the loop sees the batch in flight complete and starts the next one with the
+ * writes queued so far, and the groups stay balanced.
  */
 export class LevelStore implements Store {
   private readonly db: Level<string, Uint8Array>;
@@ -56,6 +74,7 @@ export class LevelStore implements Store {
   readonly dir: string;
   private readonly groupCommit: boolean;
   private readonly maxBatchOps: number;
+  private readonly ackSlice: number;
   /** Synced batches written so far (observability and tests of group commit). */
   syncedBatches = 0;
   /** Batches written without a sync (only `sync: false` writes in them). */
@@ -65,6 +84,7 @@ export class LevelStore implements Store {
     this.dir = init.dir;
     this.groupCommit = init.groupCommit ?? true;
     this.maxBatchOps = init.maxBatchOps ?? 10_000;
+    this.ackSlice = Math.max(1, init.ackSlice ?? DEFAULT_ACK_SLICE);
     this.db = new Level<string, Uint8Array>(init.dir, {
       keyEncoding: 'utf8',
       valueEncoding: 'view',
@@ -173,7 +193,7 @@ export class LevelStore implements Store {
           await batch.write({ sync });
           if (sync) this.syncedBatches++;
           else this.unsyncedBatches++;
-          for (const w of group) w.resolve();
+          this.acknowledge(group);
         } catch (err) {
           const wrapped = new StoreWriteError(`synced write to ${this.dir} failed: ${describe(err)}`, { dir: this.dir }, { cause: err });
           for (const w of group) w.reject(wrapped);
@@ -184,6 +204,17 @@ export class LevelStore implements Store {
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Resolve a committed group's writes in order, {@link ackSlice} now and as many per later turn of the event loop. */
+  private acknowledge(group: readonly PendingWrite[]): void {
+    let at = 0;
+    const slice = (): void => {
+      const end = Math.min(group.length, at + this.ackSlice);
+      for (; at < end; at++) group[at]!.resolve();
+      if (at < group.length) setImmediate(slice);
+    };
+    slice();
   }
 
   /**
