@@ -148,6 +148,13 @@ export class AuditLog {
     };
   }
 
+  /** One entry, if it exists; an undecodable one throws {@link CorruptRecordError}. */
+  async entry(seq: number): Promise<AuditEntry | undefined> {
+    const key = auditKey(seq);
+    const raw = await this.store.get('audit', key);
+    return raw === undefined ? undefined : (decodeRecord(raw, RecordKind.audit, 'audit', key) as AuditEntry);
+  }
+
   /** Entries in order, optionally from/to a sequence number (inclusive). Undecodable entries throw. */
   async *entries(options: { fromSeq?: number; toSeq?: number } = {}): AsyncIterable<AuditEntry> {
     for await (const { key, value } of this.store.range('audit', this.rangeOf(options))) {

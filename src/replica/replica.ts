@@ -15,7 +15,7 @@ import { createVersion, digestFromCanonical, versionFromJSON, versionToJSON, typ
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js';
-import { AuditLog } from './audit-log.js';
+import { AuditLog, type AuditEntry } from './audit-log.js';
 import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type GossipBatch, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
 import { CorruptRecordError } from './store-errors.js';
@@ -140,10 +140,15 @@ interface ConflictHistory {
  * A resource's state. Its history (superseded versions, oldest first) is stored one entry per key,
  * `<resourceId>\u0000<seq>`, with the entries `histLo <= seq < histHi` live; `hist` holds the newest
  * of them in memory (all of them when `histAll`). The range is kept in the version set record.
+ *
+ * A history entry is a reference to the audit entry that holds the version (see {@link historyRef}),
+ * or, where that is not known (history written by earlier releases), the version itself.
  */
 class ResourceState {
   versions: Version[] = [];
   conflictId: string | undefined = undefined;
+  /** The audit entry that recorded the current set (every version of it in its `added`); 0: unknown. */
+  auditSeq = 0;
   hist: readonly Version[] = NO_VERSIONS;
   histLo = 0;
   histHi = 0;
@@ -158,6 +163,8 @@ interface StoredVersionSet extends VersionSetRecord {
   readonly history?: readonly [number, number];
   /** The top version's data was a valid VM state (parseVmState) when the record was written. */
   readonly indexed?: boolean;
+  /** The audit entry that recorded this set (absent in records of earlier releases). */
+  readonly audit?: number;
 }
 
 const HISTORY_FORMAT_KEY = 'history-format';
@@ -167,6 +174,28 @@ const HISTORY_SEQ_DIGITS = 12;
 
 function historyKey(resourceId: string, seq: number): string {
   return `${resourceId}\u0000${String(seq).padStart(HISTORY_SEQ_DIGITS, '0')}`;
+}
+
+/**
+ * A history entry that refers to the audit entry holding the version (in its `added` list) instead of
+ * holding a copy of it: the audit log keeps every version a set ever had, so the history need not
+ * store its ~700 bytes again (and nothing is serialised when a version is superseded).
+ */
+interface HistoryRef {
+  readonly id: string;
+  readonly audit: number;
+}
+
+function historyRefOf(input: unknown, key: string): HistoryRef {
+  const r = input as { id?: unknown; audit?: unknown } | null;
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || !Number.isSafeInteger(r.audit) || (r.audit as number) <= 0) {
+    throw new CorruptRecordError('history', key, 'expected a reference {id, audit} to an audit entry');
+  }
+  return { id: r.id, audit: r.audit as number };
+}
+
+function historyRefRecord(versionId: string, auditSeq: number): Uint8Array {
+  return encodeRecordText(RecordKind.historyRef, `{"id":${JSON.stringify(versionId)},"audit":${auditSeq}}`);
 }
 
 /**
@@ -186,9 +215,6 @@ function versionJson(v: Version, dataText?: string): string {
 }
 
 const UNSYNCED = Object.freeze({ sync: false });
-
-/** Versions whose JSON text is kept for their history record (a few MB of text at most). */
-const RECENT_JSON_LIMIT = 4096;
 
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 15, gossipIntervalPerPeerMs: 4, maxDriftMs: 60_000 };
 
@@ -213,7 +239,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * when such a version is superseded its history record reuses the text instead of serialising the
    * version again. Only versions still current are looked up, so a text is dropped once used.
    */
-  private readonly recentJson = new Map<Version, string>();
+  /** Resources loaded as one bare version: the audit entry that recorded it (ResourceState.auditSeq). */
+  private readonly loadedAuditSeq = new Map<string, number>();
   private flushTimer: TimerHandle | undefined;
   /** When gossip was last flushed (`clock.now()`), for `gossipMinIntervalMs`. */
   private lastGossipAt = -Infinity;
@@ -379,7 +406,6 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
     const json = versionJson(version, dataText);
     this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
-    this.rememberJson(version, json);
     this.auditSet(ops, 'write', now, resourceId, '', version, json);
     await this.persist(ops);
     this.emit('write', { version });
@@ -636,7 +662,6 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         if (open && open.status === 'pending') ops.push(...this.closeConflict(open, now, `superseded by ${v.id} from ${v.origin}`, [v]));
         const json = text ?? versionJson(v);
         this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
-        this.rememberJson(v, json);
         this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json);
         this.emit('applied', { version: v, from });
         return true;
@@ -831,7 +856,14 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const entry = this.resources.get(resourceId);
     if (entry instanceof ResourceState) return entry;
     const rs = new ResourceState();
-    if (entry !== undefined) rs.versions = [entry];
+    if (entry !== undefined) {
+      rs.versions = [entry];
+      const seq = this.loadedAuditSeq.get(resourceId);
+      if (seq !== undefined) {
+        rs.auditSeq = seq;
+        this.loadedAuditSeq.delete(resourceId);
+      }
+    }
     this.resources.set(resourceId, rs);
     return rs;
   }
@@ -840,6 +872,11 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * Replace a resource's version set in memory and queue the store operations: the set, one history
    * entry per superseded version (deleting those beyond `historyLimit`). `nextJson`: the versions'
    * JSON texts if the caller has them; `parsedVm`: the top version's data came from parseVmState.
+   *
+   * Every caller appends, right after this and before anything else is audited, the audit entry that
+   * records the new set, with every version of the set in its `added` list: that entry's sequence
+   * number is the set's `auditSeq`, which the history entries of its versions refer to once they are
+   * superseded.
    */
   private setVersions(
     resourceId: string,
@@ -851,18 +888,19 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     nextJson?: readonly string[],
     parsedVm = false,
   ): void {
+    const recordedIn = rs.auditSeq;
     rs.versions = next;
     rs.conflictId = conflictId;
+    rs.auditSeq = this.audit.lastSeq + 1;
     let added = 0;
     for (const s of superseded) {
       if (next.includes(s)) continue;
       if (added === 0) rs.hist = [...rs.hist, s];
       else (rs.hist as Version[]).push(s);
       added++;
-      let json = this.recentJson.get(s);
-      if (json === undefined) json = versionJson(s);
-      else this.recentJson.delete(s);
-      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value: encodeRecordText(RecordKind.history, json) });
+      // A version of the previous set is in the audit entry that recorded that set.
+      const value = recordedIn > 0 ? historyRefRecord(s.id, recordedIn) : encodeRecordText(RecordKind.history, versionJson(s));
+      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value });
     }
     if (added > 0) this.trimHistory(resourceId, rs, ops);
     const indexed = this.reindex(resourceId, next, parsedVm);
@@ -870,14 +908,6 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     if (indexed) for (const c of this.index.contentionOf(next[next.length - 1]!.data as VMState)) this.emit('contention', c);
     ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs, nextJson, indexed)) });
     this.digest.set(resourceId, next.length > 0 ? setHash(resourceId, next) : undefined);
-  }
-
-  private rememberJson(v: Version, json: string): void {
-    if (this.recentJson.size >= RECENT_JSON_LIMIT) {
-      const oldest = this.recentJson.keys().next();
-      if (!oldest.done) this.recentJson.delete(oldest.value);
-    }
-    this.recentJson.set(v, json);
   }
 
   /**
@@ -1034,12 +1064,15 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         const set = versions.length > 1 ? sortedSet(versions) : versions;
         const h = rec.history;
         const hasHistory = Array.isArray(h) && Number.isSafeInteger(h[0]) && Number.isSafeInteger(h[1]) && 0 <= h[0] && h[0] < h[1];
+        const auditSeq = Number.isSafeInteger(rec.audit) && rec.audit! > 0 ? rec.audit! : 0;
         if (set.length === 1 && !rec.conflictId && !hasHistory) {
           // Most resources: one version, no history, no conflict. The version is all that is kept.
           this.resources.set(key, set[0]!);
+          if (auditSeq > 0) this.loadedAuditSeq.set(key, auditSeq);
         } else {
           const rs = this.state(key);
           rs.versions = set;
+          rs.auditSeq = auditSeq;
           if (rec.conflictId) rs.conflictId = rec.conflictId;
           if (hasHistory) {
             rs.histLo = h[0];
@@ -1092,14 +1125,24 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       await this.pendingWrites;
       const prefix = `${resourceId}\u0000`;
       const found = new Map<number, Version>();
+      const refs: Array<{ seq: number; key: string; value: Uint8Array; ref: HistoryRef }> = [];
       for await (const { key, value } of this.c.store.range('history', { gte: prefix, lt: `${resourceId}\u0001` })) {
+        const seq = Number(key.slice(prefix.length));
         try {
-          found.set(Number(key.slice(prefix.length)), storedVersion(decodeRecord(value, RecordKind.history, 'history', key), `history/${key}`));
+          if (value[2] === RecordKind.historyRef) refs.push({ seq, key, value, ref: historyRefOf(decodeRecord(value, RecordKind.historyRef, 'history', key), key) });
+          else found.set(seq, storedVersion(decodeRecord(value, RecordKind.history, 'history', key), `history/${key}`));
         } catch (err) {
           if (!(err instanceof DwcpError)) throw err;
           this.quarantine('history', key, value, err, bad);
         }
       }
+      const resolved = await Promise.all(refs.map(async (r) => this.versionInAudit(r.ref, r.key).catch((err: unknown) => err)));
+      refs.forEach((r, i) => {
+        const v = resolved[i];
+        if (!(v instanceof Error)) found.set(r.seq, v as Version);
+        else if (v instanceof DwcpError) this.quarantine('history', r.key, r.value, v, bad);
+        else throw v;
+      });
       if (!rs.histAll) {
         const older: Version[] = [];
         for (let seq = rs.histLo; seq < rs.histHi - rs.hist.length; seq++) {
@@ -1113,6 +1156,23 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       rs.loading--;
     }
     if (bad.length > 0) await this.persist(bad);
+  }
+
+  /** The version a history entry refers to, from the audit entry holding it. */
+  private async versionInAudit(ref: HistoryRef, key: string): Promise<Version> {
+    const where = `version ${ref.id} in audit entry ${ref.audit}`;
+    let entry: AuditEntry | undefined;
+    try {
+      entry = await this.audit.entry(ref.audit);
+    } catch (err) {
+      if (!(err instanceof DwcpError)) throw err;
+      throw new CorruptRecordError('history', key, `refers to ${where}, which does not decode (${err.message})`);
+    }
+    if (entry === undefined) throw new CorruptRecordError('history', key, `refers to ${where}, which does not exist`);
+    const added = (entry.data as { added?: unknown } | null)?.added;
+    const json = Array.isArray(added) ? (added as Array<{ id?: unknown } | null>).find((a) => a?.id === ref.id) : undefined;
+    if (json === undefined) throw new CorruptRecordError('history', key, `refers to ${where}, which does not hold it`);
+    return storedVersion(json, `audit entry ${ref.audit}: ${ref.id}`);
   }
 
   /**
@@ -1178,6 +1238,7 @@ function versionSetParts(rs: ResourceState, nextJson?: readonly string[], indexe
   if (rs.conflictId) tail += `,"conflictId":${JSON.stringify(rs.conflictId)}`;
   if (rs.histHi > 0) tail += `,"history":[${rs.histLo},${rs.histHi}]`;
   if (indexed) tail += ',"indexed":true';
+  if (rs.auditSeq > 0) tail += `,"audit":${rs.auditSeq}`;
   parts.push(tail + '}');
   return parts;
 }

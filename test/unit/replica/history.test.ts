@@ -16,10 +16,23 @@ import { PolicyBuilder } from '../../../src/core/policy/builder.js';
 import { policyPresets } from '../../../src/core/policy/presets.js';
 import { decodeGossip, encodeGossip } from '../../../src/replica/codec.js';
 import type { Store } from '../../../src/replica/ports.js';
+import { auditKey } from '../../../src/replica/audit-log.js';
+import { CrdtService } from '../../../src/replica/crdt-service.js';
 import { decodeRecord, encodeRecord, RecordKind } from '../../../src/replica/record-codec.js';
 import { Replica } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
 import { createCluster, vm } from '../../support/cluster.js';
+
+/** The stored history entries of a resource: their record kinds and, for references, what they refer to. */
+async function historyRecords(store: Store, resourceId: string): Promise<Array<{ kind: number; ref?: unknown }>> {
+  const out: Array<{ kind: number; ref?: unknown }> = [];
+  for await (const { key, value } of store.range('history', { gte: `${resourceId}\u0000`, lt: `${resourceId}\u0001` })) {
+    out.push(value[2] === RecordKind.historyRef ? { kind: value[2], ref: decodeRecord(value, RecordKind.historyRef, 'history', key) } : { kind: value[2]! });
+  }
+  return out;
+}
+
+const json = (vs: readonly Version[]): string[] => vs.map((v) => canonicalJson(versionToJSON(v)));
 
 async function keys(store: Store, sublevel: 'history' | 'versions' | 'meta', prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -152,6 +165,97 @@ describe('Replica: version history', () => {
     expect(ids(await replica.loadHistory('vm/vm-1'))).toEqual([v1.id, v2.id, v3.id]);
     expect(v4.clock.compare(v3.clock)).toBe('after');
     await replica.stop();
+  });
+
+  it('stores a superseded version as a reference to the audit entry holding it, on every path that changes a set', async () => {
+    const c = await createCluster({ nodes: 2, policy: manualPolicy, replica: { historyInMemory: 8 } });
+    const [n1, n2] = [c.node('n1'), c.node('n2')];
+    // Local writes; a pending conflict (two siblings) closed by an operator; a remote fast-forward.
+    await n1.replica.putVm(vm('vm-1'));
+    await n1.replica.putVm(vm('vm-1', { cpu_allocation: 2 }));
+    await c.settle();
+    c.net.block('n1', 'n2');
+    await n1.replica.putVm(vm('vm-1', { cpu_allocation: 3 }));
+    await n2.replica.putVm(vm('vm-1', { memory_mb: 4096 }));
+    await n1.replica.applyRemote('n2', n2.replica.versionsOf('vm/vm-1'));
+    const [pending] = n1.replica.conflictList('pending');
+    await n1.replica.resolveManually(pending!.id, { pick: n2.replica.versionsOf('vm/vm-1')[0]!.id });
+    c.net.unblock('n1', 'n2');
+    await c.settle();
+    await n2.replica.putVm(vm('vm-1', { memory_mb: 8192 }));
+    await c.settle();
+    // CRDT merges of concurrent updates.
+    const crdt = [new CrdtService(n1.replica), new CrdtService(n2.replica)];
+    await crdt[0]!.apply('views', { type: 'pn_counter', op: 'increment', by: 2 });
+    await c.settle();
+    c.net.block('n1', 'n2');
+    await crdt[0]!.apply('views', { type: 'pn_counter', op: 'increment' });
+    await crdt[1]!.apply('views', { type: 'pn_counter', op: 'increment' });
+    await n1.replica.applyRemote('n2', n2.replica.versionsOf('crdt/views'));
+    expect(crdt[0]!.read('views').value).toBe(4);
+
+    const before = new Map(['vm/vm-1', 'crdt/views'].map((rid) => [rid, n1.replica.history(rid)]));
+    await c.restart('n1');
+    for (const [rid, inMemory] of before) {
+      expect(inMemory.length).toBeGreaterThanOrEqual(rid === 'vm/vm-1' ? 5 : 2);
+      const stored = await historyRecords(n1.store, rid);
+      expect(stored.map((r) => r.kind)).toEqual(inMemory.map(() => RecordKind.historyRef));
+      expect(stored.map((r) => (r.ref as { id: string }).id)).toEqual(ids(inMemory));
+      // Each refers to an audit entry of this resource that lists the version among those it added.
+      for (const r of stored) {
+        const { id, audit } = r.ref as { id: string; audit: number };
+        const entry = await n1.replica.audit.entry(audit);
+        expect(entry?.resourceId).toBe(rid);
+        expect((entry?.data as { added: Array<{ id: string }> }).added.map((a) => a.id)).toContain(id);
+      }
+      expect(json(await n1.replica.loadHistory(rid))).toEqual(json(inMemory));
+    }
+    expect(await n1.replica.audit.verify()).toMatchObject({ ok: true });
+  });
+
+  it('copies the version into history where the audit entry of its set is not known (a store of an earlier release), then refers', async () => {
+    const c = await createCluster({ nodes: 1 });
+    const n1 = c.node('n1');
+    const v1 = await n1.replica.putVm(vm('vm-1'));
+    // The version set record as earlier releases wrote it: no `audit` field.
+    const rec = decodeRecord((await n1.store.get('versions', 'vm/vm-1'))!, RecordKind.versionSet, 'versions', 'vm/vm-1') as { audit?: number };
+    expect(rec.audit).toBe(1);
+    delete rec.audit;
+    await n1.store.write([{ type: 'put', sublevel: 'versions', key: 'vm/vm-1', value: encodeRecord(RecordKind.versionSet, rec) }]);
+    await c.restart('n1');
+    const v2 = await n1.replica.putVm(vm('vm-1', { cpu_allocation: 2 }));
+    await n1.replica.putVm(vm('vm-1', { cpu_allocation: 3 }));
+    expect((await historyRecords(n1.store, 'vm/vm-1')).map((r) => r.kind)).toEqual([RecordKind.history, RecordKind.historyRef]);
+    await c.restart('n1');
+    expect(json(await n1.replica.loadHistory('vm/vm-1'))).toEqual(json([v1, v2]));
+  });
+
+  it('quarantines a history reference whose audit entry is gone, naming it, and serves the rest of the history', async () => {
+    const c = await createCluster({ nodes: 1 });
+    const n1 = c.node('n1');
+    const written: Version[] = [];
+    for (let i = 0; i < 4; i++) written.push(await n1.replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
+    // The audit entry that recorded the second version (seq 2) is lost; one that holds another resource's version takes the place of the third's.
+    const other = await n1.replica.put('doc/x', 'x');
+    const otherEntry = await n1.store.get('audit', auditKey(5));
+    expect(otherEntry).toBeDefined();
+    await n1.store.write([
+      { type: 'del', sublevel: 'audit', key: auditKey(2) },
+      { type: 'put', sublevel: 'audit', key: auditKey(3), value: otherEntry! },
+    ]);
+    await c.restart('n1');
+    const observed: string[] = [];
+    expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual([written[0]!.id]);
+    for (const q of n1.replica.quarantined) observed.push(q);
+    expect(observed).toEqual(['history/vm/vm-1\u0000000000000001', 'history/vm/vm-1\u0000000000000002']);
+    const reasons: string[] = [];
+    for await (const e of n1.replica.audit.entries({ fromSeq: 6 })) if (e.kind === 'quarantine') reasons.push((e.data as { reason: string }).reason);
+    expect(reasons).toEqual([
+      expect.stringContaining(`refers to version ${written[1]!.id} in audit entry 2, which does not exist`),
+      expect.stringContaining(`refers to version ${written[2]!.id} in audit entry 3, which does not hold it`),
+    ]);
+    expect(n1.replica.versionsOf('doc/x')).toEqual([other]);
+    expect(n1.replica.versionsOf('vm/vm-1').map((v) => v.id)).toEqual([written[3]!.id]);
   });
 
   it('rebuilds versions read back from its own store exactly as they were written', async () => {
