@@ -14,7 +14,7 @@ import { canonicalJson } from '../core/codec/canonical.js';
 import { createVersion, digestFromCanonical, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
-import { parseHostRecord, parseVmState, type VMState } from '../core/vm/state.js';
+import { parseHostRecord, parseVmState, parseVmStateText, type VMState } from '../core/vm/state.js';
 import { AuditLog, type AuditEntry } from './audit-log.js';
 import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type GossipBatch, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
@@ -359,8 +359,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   /** Write a VM state (validated and normalised). Resolves once durable; then it is gossiped. */
   async putVm(vm: unknown, options: PutOptions = {}): Promise<Version<VMState>> {
-    const state = parseVmState(vm);
-    return (await this.write(`vm/${state.id}`, state, options, true)) as Version<VMState>;
+    const { state, text } = parseVmStateText(vm);
+    return (await this.write(`vm/${state.id}`, state, options, text)) as Version<VMState>;
   }
 
   /**
@@ -368,11 +368,15 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * must cover them all (StaleContextError otherwise). Acknowledged (resolved) only once synced.
    */
   put(resourceId: string, data: unknown, options: PutOptions = {}): Promise<Version> {
-    return this.write(resourceId, data, options, false);
+    return this.write(resourceId, data, options);
   }
 
-  /** `put`; `parsedVm`: the data is a VM state that parseVmState returned (it is indexed as it is). */
-  private async write(resourceId: string, data: unknown, options: PutOptions, parsedVm: boolean): Promise<Version> {
+  /**
+   * `put`; `vmText`: the data is a VM state that parseVmStateText returned (it is indexed as it is),
+   * and this is its canonical JSON text.
+   */
+  private async write(resourceId: string, data: unknown, options: PutOptions, vmText?: string): Promise<Version> {
+    const parsedVm = vmText !== undefined;
     this.assertWritable();
     if (resourceId.startsWith('host/') && !options.deleted) parseHostRecord(data);
     const rs = this.state(resourceId);
@@ -387,7 +391,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     // The data is encoded once: its digest hashes its canonical text, and the same text is the data
     // of the version's stored and gossiped JSON (whose readers parse it: key order means nothing).
     // A tombstone's data is null.
-    const dataText = options.deleted ? 'null' : canonicalJson(data);
+    const dataText = options.deleted ? 'null' : (vmText ?? canonicalJson(data));
     if (!options.deleted && typeof data === 'object' && data !== null) digestFromCanonical(data, dataText);
     const base = options.context ? current.join(options.context) : current;
     const version = createVersion({
