@@ -47,7 +47,7 @@ export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
 /** Encode a record whose payload is already JSON text (the caller vouches that it is valid JSON). */
 export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
   const length = HEADER + Buffer.byteLength(json, 'utf8');
-  const buf = Buffer.allocUnsafe(length);
+  const buf = allocRecord(length);
   buf.write(json, HEADER, 'utf8');
   return seal(buf, kind);
 }
@@ -60,7 +60,7 @@ export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
 export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): Uint8Array {
   let length = HEADER;
   for (const p of parts) length += Buffer.byteLength(p, 'utf8');
-  const buf = Buffer.allocUnsafe(length);
+  const buf = allocRecord(length);
   let at = HEADER;
   for (const p of parts) at += buf.write(p, at, 'utf8');
   return seal(buf, kind);
@@ -80,7 +80,7 @@ export interface RecordDraft {
 }
 
 export function recordDraft(before: number, payloadBytes: number): RecordDraft {
-  const buf = Buffer.allocUnsafe(before + HEADER + payloadBytes);
+  const buf = allocRecord(before + HEADER + payloadBytes);
   return { buf, at: before + HEADER };
 }
 
@@ -89,10 +89,33 @@ export function sealRecordDraft(draft: RecordDraft, kind: RecordKind): Uint8Arra
   return seal(draft.buf.subarray(draft.at - HEADER), kind);
 }
 
+/** Bytes of each slab records are carved from. */
+const SLAB_BYTES = 256 * 1024;
+/** Records larger than this get their own buffer. */
+const SLAB_MAX_RECORD = 16 * 1024;
+let slab = new ArrayBuffer(0);
+let slabAt = 0;
+
+/**
+ * Memory for a record of `n` bytes (contents undefined). Records are small and short-lived (the store
+ * copies what it keeps, and the write path drops them once they are in a batch), so they are carved
+ * from 256 KiB slabs: a write's three or four records cost no allocation of their own (Node's 8 KiB
+ * Buffer pool took a new ArrayBuffer every three writes). A slab lives as long as any record in it.
+ */
+function allocRecord(n: number): Buffer {
+  if (n > SLAB_MAX_RECORD) return Buffer.allocUnsafeSlow(n);
+  if (slabAt + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const buf = Buffer.from(slab, slabAt, n);
+  slabAt += (n + 7) & ~7; // 8-byte aligned
+  return buf;
+}
+
 /**
  * Fill in the header of a record whose payload is in place (every byte of `buf` is then written) and
- * return it as a plain Uint8Array. Records are small: Buffer.allocUnsafe carves them from Node's
- * shared pool, several times cheaper than a fresh ArrayBuffer each; the store copies what it keeps.
+ * return it as a plain Uint8Array; the store copies what it keeps.
  */
 function seal(buf: Buffer, kind: RecordKind): Uint8Array {
   buf[0] = MAGIC;

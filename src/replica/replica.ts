@@ -216,6 +216,8 @@ function versionJson(v: Version, dataText?: string): string {
 
 const UNSYNCED = Object.freeze({ sync: false });
 
+function ignore(): void {}
+
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 15, gossipIntervalPerPeerMs: 4, maxDriftMs: 60_000 };
 
 export class Replica extends TypedEmitter<ReplicaEvents> {
@@ -358,9 +360,14 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   // ---------------------------------------------------------------- local writes
 
   /** Write a VM state (validated and normalised). Resolves once durable; then it is gossiped. */
-  async putVm(vm: unknown, options: PutOptions = {}): Promise<Version<VMState>> {
-    const { state, text } = parseVmStateText(vm);
-    return (await this.write(`vm/${state.id}`, state, options, text)) as Version<VMState>;
+  putVm(vm: unknown, options: PutOptions = {}): Promise<Version<VMState>> {
+    let parsed: ReturnType<typeof parseVmStateText>;
+    try {
+      parsed = parseVmStateText(vm);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.write(`vm/${parsed.state.id}`, parsed.state, options, parsed.text) as Promise<Version<VMState>>;
   }
 
   /**
@@ -373,9 +380,28 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   /**
    * `put`; `vmText`: the data is a VM state that parseVmStateText returned (it is indexed as it is),
-   * and this is its canonical JSON text.
+   * and this is its canonical JSON text. Not an async function: what it builds is dropped when it
+   * returns, not held (until the write is durable) by a suspended frame, and so dies young.
    */
-  private async write(resourceId: string, data: unknown, options: PutOptions, vmText?: string): Promise<Version> {
+  private write(resourceId: string, data: unknown, options: PutOptions, vmText?: string): Promise<Version> {
+    let written: { version: Version; json: string; durable: Promise<void> };
+    try {
+      written = this.writeLocal(resourceId, data, options, vmText);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.acknowledge(written.version, written.json, written.durable);
+  }
+
+  private async acknowledge(version: Version, json: string, durable: Promise<void>): Promise<Version> {
+    await durable;
+    this.emit('write', { version });
+    this.enqueueGossip([version], json);
+    return version;
+  }
+
+  /** The synchronous part of {@link write}: the new version, applied in memory and handed to the store. */
+  private writeLocal(resourceId: string, data: unknown, options: PutOptions, vmText: string | undefined): { version: Version; json: string; durable: Promise<void> } {
     const parsedVm = vmText !== undefined;
     this.assertWritable();
     if (resourceId.startsWith('host/') && !options.deleted) parseHostRecord(data);
@@ -411,10 +437,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const json = versionJson(version, dataText);
     this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
     this.auditSet(ops, 'write', now, resourceId, '', version, json);
-    await this.persist(ops);
-    this.emit('write', { version });
-    this.enqueueGossip([version], json);
-    return version;
+    return { version, json, durable: this.persist(ops) };
   }
 
   /** Delete: a tombstone version, replicated like any write. */
@@ -973,20 +996,17 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * them; a machine crash may lose some (see WriteOptions), whose versions anti-entropy fetches
    * again from the peers — their audit entries stay lost, which the audit chain then reports.
    */
-  private async persist(ops: StoreOp[], sync = true): Promise<void> {
+  private persist(ops: StoreOp[], sync = true): Promise<void> {
     const write = sync ? this.c.store.write(ops) : this.c.store.write(ops, UNSYNCED);
-    this.pendingWrites = write.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      await write;
-    } catch (err) {
-      this.c.observer?.storeError?.(err);
-      this.degrade(`store write failed: ${err instanceof Error ? err.message : String(err)}`);
-      throw err;
-    }
+    this.pendingWrites = write.then(ignore, ignore);
+    return write.catch(this.onStoreFailure);
   }
+
+  private readonly onStoreFailure = (err: unknown): never => {
+    this.c.observer?.storeError?.(err);
+    this.degrade(`store write failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  };
 
   private degrade(reason: string): void {
     if (this.degradedReason) return;
