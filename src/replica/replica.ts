@@ -11,7 +11,7 @@ import { findingsToConflict, type Contention } from '../core/conflict/cluster-in
 import { ConflictDetector } from '../core/conflict/detector.js';
 import type { Conflict, ConflictType, Severity } from '../core/conflict/types.js';
 import { canonicalJson } from '../core/codec/canonical.js';
-import { createVersion, digestFromCanonical, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
+import { createVersion, createVersionOfText, digestOfCanonicalText, versionFromJSON, versionToJSON, type Version, type VersionJSON } from '../core/conflict/version.js';
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, parseVmStateText, type VMState } from '../core/vm/state.js';
@@ -417,17 +417,20 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     // The data is encoded once: its digest hashes its canonical text, and the same text is the data
     // of the version's stored and gossiped JSON (whose readers parse it: key order means nothing).
     // A tombstone's data is null.
-    const dataText = options.deleted ? 'null' : (vmText ?? canonicalJson(data));
-    if (!options.deleted && typeof data === 'object' && data !== null) digestFromCanonical(data, dataText);
+    const deleted = options.deleted ?? false;
+    const dataText = deleted ? 'null' : (vmText ?? canonicalJson(data));
     const base = options.context ? current.join(options.context) : current;
-    const version = createVersion({
-      resourceId,
-      clock: base.increment(this.nodeId),
-      hlc: this.hlc.now(now),
-      origin: this.nodeId,
-      data: options.deleted ? null : data,
-      deleted: options.deleted ?? false,
-    });
+    const version = createVersionOfText(
+      {
+        resourceId,
+        clock: base.increment(this.nodeId),
+        hlc: this.hlc.now(now),
+        origin: this.nodeId,
+        data: deleted ? null : data,
+        deleted,
+      },
+      digestOfCanonicalText(dataText, deleted),
+    );
     const ops: StoreOp[] = [];
     const superseded = rs.versions;
     const openConflict = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;

@@ -78,14 +78,11 @@ export function contentDigest(data: unknown, deleted: boolean): string {
 }
 
 /**
- * Record the digest of a data object whose canonical JSON text is at hand (`text` must be
- * `canonicalJson(data)`, e.g. what a write encoded for its stored text): the version created next
- * for it reuses that digest instead of encoding the data a second time.
+ * The digest of data whose canonical JSON text is at hand (`text` must be `canonicalJson(data)`,
+ * e.g. what a write encoded for its stored text), for {@link createVersionOfText}.
  */
-export function digestFromCanonical(data: object, text: string): string {
-  const d = sha256Hex('D' + text).slice(0, 32);
-  digestCache.set(data, d);
-  return d;
+export function digestOfCanonicalText(text: string, deleted = false): string {
+  return sha256Hex((deleted ? 'T' : 'D') + text).slice(0, 32);
 }
 
 function versionId(resourceId: string, clock: VectorClock, hlc: Hlc, origin: string, digest: string): string {
@@ -119,12 +116,24 @@ function clockTextOf(raw: Record<string, unknown>): string {
 
 /** Create a version, computing its digest and id. Validates ids and clocks; data must encode canonically. */
 export function createVersion<T>(init: VersionInit<T>): Version<T> {
+  const deleted = init.deleted ?? false;
+  const data = (deleted ? (init.data ?? null) : init.data) as T;
+  return createVersionOfDigest(init, data, deleted, contentDigest(data, deleted));
+}
+
+/**
+ * {@link createVersion} for data whose canonical JSON text the caller has (a local write encodes it
+ * once for its records): `digest` must be `digestOfCanonicalText(text, deleted)` of that text.
+ */
+export function createVersionOfText<T>(init: VersionInit<T>, digest: string): Version<T> {
+  const deleted = init.deleted ?? false;
+  return createVersionOfDigest(init, (deleted ? (init.data ?? null) : init.data) as T, deleted, digest);
+}
+
+function createVersionOfDigest<T>(init: VersionInit<T>, data: T, deleted: boolean, digest: string): Version<T> {
   assertResourceId(init.resourceId);
   assertNodeId(init.origin, 'origin node id');
   assertHlc(init.hlc);
-  const deleted = init.deleted ?? false;
-  const data = (deleted ? (init.data ?? null) : init.data) as T;
-  const digest = contentDigest(data, deleted);
   return Object.freeze({
     id: versionId(init.resourceId, init.clock, init.hlc, init.origin, digest),
     resourceId: init.resourceId,

@@ -123,11 +123,15 @@ function isIntegerKey(k: string): boolean {
  * not in `fixed` are copied by {@link sortedCopy}. `flags.integerKeys` is set if any key is integer-like.
  */
 function sortedMembers(src: Record<string, unknown>, fixed: Record<string, unknown>, flags: CopyFlags, depth: number): Record<string, unknown> {
-  const keys = Object.keys(src);
-  for (const k of Object.keys(fixed)) if (!Object.hasOwn(src, k)) keys.push(k);
+  // The keys go in a scratch list per depth (no array per object: this runs for every VM write).
+  const keys = (keyScratch[depth] ??= []);
+  keys.length = 0;
+  for (const k in src) if (Object.hasOwn(src, k)) keys.push(k);
+  for (const k in fixed) if (Object.hasOwn(fixed, k) && !Object.hasOwn(src, k)) keys.push(k);
   sortKeys(keys);
   const out: Record<string, unknown> = {};
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const v = Object.hasOwn(fixed, k) ? fixed[k] : sortedCopy(src[k], flags, depth + 1);
     if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
@@ -135,6 +139,8 @@ function sortedMembers(src: Record<string, unknown>, fixed: Record<string, unkno
   }
   return out;
 }
+
+const keyScratch: string[][] = [];
 
 interface CopyFlags {
   integerKeys: boolean;

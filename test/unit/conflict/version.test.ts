@@ -7,7 +7,8 @@ import {
   compareVersions,
   contentDigest,
   createVersion,
-  digestFromCanonical,
+  createVersionOfText,
+  digestOfCanonicalText,
   type Version,
   type VersionInit,
   versionFromJSON,
@@ -253,15 +254,15 @@ describe('compareVersions', () => {
   });
 });
 
-describe('digestFromCanonical', () => {
-  it('gives the digest contentDigest computes, and createVersion uses it for that object', () => {
+describe('createVersionOfText', () => {
+  it('gives the version createVersion gives, from the digest of the canonical text (tombstones included)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ stringUnit: 'binary' })), (data) => {
-        const fresh = structuredClone(data);
-        const d = digestFromCanonical(data, canonicalJson(data));
-        expect(d).toBe(contentDigest(fresh, false));
-        const v = createVersion({ resourceId: 'vm/a', clock: VectorClock.from({ n1: 1 }), hlc: { wall: 1, logical: 0 }, origin: 'n1', data });
-        expect(v.digest).toBe(d);
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ stringUnit: 'binary' })), fc.boolean(), (data, deleted) => {
+        const init = { resourceId: 'vm/a', clock: VectorClock.from({ n1: 1 }), hlc: { wall: 1, logical: 0 }, origin: 'n1', data: deleted ? null : data, deleted };
+        const d = digestOfCanonicalText(deleted ? 'null' : canonicalJson(data), deleted);
+        expect(d).toBe(contentDigest(deleted ? null : structuredClone(data), deleted));
+        const v = createVersionOfText(init, d);
+        expect(v).toEqual(createVersion({ ...init, data: deleted ? null : structuredClone(data) }));
         expect(versionFromJSON(JSON.parse(JSON.stringify(versionToJSON(v))) as unknown).id).toBe(v.id);
       }),
       { numRuns: 200 },
