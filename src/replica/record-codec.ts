@@ -28,8 +28,6 @@ export const RecordKind = {
   paxos: 7,
   lease: 8,
   meta: 9,
-  /** A history entry that refers to the audit entry holding the version. */
-  historyRef: 10,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

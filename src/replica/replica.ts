@@ -15,7 +15,7 @@ import { createVersion, createVersionOfText, digestOfCanonicalText, versionFromJ
 import { ClockDriftError, DwcpError } from '../core/errors.js';
 import type { DecisionRecord, StrategyName, StrategyResult } from '../core/resolve/types.js';
 import { parseHostRecord, parseVmState, parseVmStateText, type VMState } from '../core/vm/state.js';
-import { AuditLog, type AuditEntry } from './audit-log.js';
+import { AuditLog, auditKey, type AuditEntry } from './audit-log.js';
 import { decodeGossip, GOSSIP_FORMAT, MAX_BATCH_VERSIONS, type GossipBatch, type VersionSetRecord } from './codec.js';
 import { ConflictStateError, NotFoundError, ReadOnlyError, StaleContextError } from './errors.js';
 import { CorruptRecordError } from './store-errors.js';
@@ -137,12 +137,15 @@ interface ConflictHistory {
 }
 
 /**
- * A resource's state. Its history (superseded versions, oldest first) is stored one entry per key,
- * `<resourceId>\u0000<seq>`, with the entries `histLo <= seq < histHi` live; `hist` holds the newest
- * of them in memory (all of them when `histAll`). The range is kept in the version set record.
+ * A resource's state and history (superseded versions, oldest first, at most `historyLimit`); `hist`
+ * holds the newest of them in memory (all of them when `histAll`).
  *
- * A history entry is a reference to the audit entry that holds the version (see {@link historyRef}),
- * or, where that is not known (history written by earlier releases), the version itself.
+ * The history is not stored apart: it is the audit log. The audit entry that records a set lists every
+ * version of it in its `added`, and names in `prior` the entry that recorded the set before it, so the
+ * history is read by walking back from `auditSeq` (see {@link Replica.readHistory}). Sets recorded
+ * before releases kept `auditSeq` have no known entry: the versions they lose are copied into history
+ * entries, one per key `<resourceId>\u0000<seq>`, `histLo <= seq < histHi` live (the range is kept in
+ * the version set record); those are older than anything the chain reaches.
  */
 class ResourceState {
   versions: Version[] = [];
@@ -150,6 +153,8 @@ class ResourceState {
   /** The audit entry that recorded the current set (every version of it in its `added`); 0: unknown. */
   auditSeq = 0;
   hist: readonly Version[] = NO_VERSIONS;
+  /** How many versions the whole history holds (at most `historyLimit`), if known; -1: unknown (not read since start). */
+  histCount = 0;
   histLo = 0;
   histHi = 0;
   histAll = true;
@@ -176,27 +181,6 @@ function historyKey(resourceId: string, seq: number): string {
   return `${resourceId}\u0000${String(seq).padStart(HISTORY_SEQ_DIGITS, '0')}`;
 }
 
-/**
- * A history entry that refers to the audit entry holding the version (in its `added` list) instead of
- * holding a copy of it: the audit log keeps every version a set ever had, so the history need not
- * store its ~700 bytes again (and nothing is serialised when a version is superseded).
- */
-interface HistoryRef {
-  readonly id: string;
-  readonly audit: number;
-}
-
-function historyRefOf(input: unknown, key: string): HistoryRef {
-  const r = input as { id?: unknown; audit?: unknown } | null;
-  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || !Number.isSafeInteger(r.audit) || (r.audit as number) <= 0) {
-    throw new CorruptRecordError('history', key, 'expected a reference {id, audit} to an audit entry');
-  }
-  return { id: r.id, audit: r.audit as number };
-}
-
-function historyRefRecord(versionId: string, auditSeq: number): Uint8Array {
-  return encodeRecordText(RecordKind.historyRef, `{"id":${JSON.stringify(versionId)},"audit":${auditSeq}}`);
-}
 
 /**
  * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
@@ -215,6 +199,11 @@ function versionJson(v: Version, dataText?: string): string {
 }
 
 const UNSYNCED = Object.freeze({ sync: false });
+
+/** The `prior` member of a set's audit entry (absent when the previous set's entry is not known). */
+function priorField(prior: number): { prior?: number } {
+  return prior > 0 ? { prior } : {};
+}
 
 function ignore(): void {}
 
@@ -337,6 +326,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 
   /** The whole stored history of a resource (oldest first), read from the store if need be. */
   async loadHistory(resourceId: string): Promise<readonly Version[]> {
+    if (this.loadedAuditSeq.has(resourceId)) this.state(resourceId);
     const rs = this.resources.get(resourceId);
     if (!(rs instanceof ResourceState)) return NO_VERSIONS;
     if (!rs.histAll) await this.readHistory(resourceId, rs);
@@ -438,8 +428,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       ops.push(...this.closeConflict(openConflict, now, `superseded by a local write ${version.id} on ${this.nodeId}`, [version]));
     }
     const json = versionJson(version, dataText);
-    this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
-    this.auditSet(ops, 'write', now, resourceId, '', version, json);
+    const prior = this.setVersions(resourceId, rs, [version], superseded, undefined, ops, [json], parsedVm && !version.deleted);
+    this.auditSet(ops, 'write', now, resourceId, '', version, json, prior);
     return { version, json, durable: this.persist(ops) };
   }
 
@@ -479,8 +469,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const version = createVersion({ resourceId: record.resourceId, clock, hlc: this.hlc.now(now), origin: this.nodeId, data, deleted });
     const how = 'pick' in choice ? `operator picked ${choice.pick}` : 'operator supplied a new value';
     const ops = this.closeConflict(record, now, how, [version]);
-    this.setVersions(record.resourceId, rs, [version], rs.versions, undefined, ops);
-    ops.push(...this.audit.append('resolve', now, { conflictId, how, set: [version.id], added: [versionToJSON(version)] }, record.resourceId).ops);
+    const prior = this.setVersions(record.resourceId, rs, [version], rs.versions, undefined, ops);
+    ops.push(...this.audit.append('resolve', now, { conflictId, how, set: [version.id], added: [versionToJSON(version)], ...priorField(prior) }, record.resourceId).ops);
     await this.persist(ops);
     this.enqueueGossip([version]);
     return version;
@@ -506,8 +496,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     }
     const outcome = classifyAgainstSet(rs.versions, version);
     if (outcome.kind === 'fast_forward') {
-      this.setVersions(version.resourceId, rs, [version], outcome.superseded, undefined, ops);
-      ops.push(...this.audit.append('decision', now, { conflictId, how, ballot, set: [version.id], added: [versionToJSON(version)] }, version.resourceId).ops);
+      const prior = this.setVersions(version.resourceId, rs, [version], outcome.superseded, undefined, ops);
+      ops.push(...this.audit.append('decision', now, { conflictId, how, ballot, set: [version.id], added: [versionToJSON(version)], ...priorField(prior) }, version.resourceId).ops);
       this.enqueueGossip([version]);
     } else if (ops.length > 0) {
       ops.push(...this.audit.append('decision', now, { conflictId, how, ballot, note: `version ${version.id} was ${outcome.kind}` }, version.resourceId).ops);
@@ -666,6 +656,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   private storedHistoryNeeded(versions: readonly Version[]): string[] {
     let out: string[] | undefined;
     for (const v of versions) {
+      if (this.loadedAuditSeq.has(v.resourceId)) this.state(v.resourceId); // its history may be in the audit log
       const rs = this.resources.get(v.resourceId);
       if (!(rs instanceof ResourceState) || rs.histAll || v.resourceId.startsWith(CRDT_PREFIX) || out?.includes(v.resourceId)) continue;
       const outcome = classifyAgainstSet(rs.versions, v);
@@ -691,8 +682,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
         const open = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
         if (open && open.status === 'pending') ops.push(...this.closeConflict(open, now, `superseded by ${v.id} from ${v.origin}`, [v]));
         const json = text ?? versionJson(v);
-        this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
-        this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json);
+        const prior = this.setVersions(v.resourceId, rs, [v], outcome.superseded, undefined, ops, [json]);
+        this.auditSet(ops, 'apply', now, v.resourceId, `"from":${JSON.stringify(from)},`, v, json, prior);
         this.emit('applied', { version: v, from });
         return true;
       }
@@ -713,8 +704,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
           const merged = mergeCrdtVersions(candidates);
           if (merged) {
             this.c.observer?.remoteVersion?.(outcome.kind);
-            this.setVersions(v.resourceId, rs, [merged], [...outcome.superseded, ...outcome.concurrent], undefined, ops);
-            ops.push(...this.audit.append('merge', now, { from, set: [merged.id], added: [versionToJSON(v), versionToJSON(merged)] }, v.resourceId).ops);
+            const prior = this.setVersions(v.resourceId, rs, [merged], [...outcome.superseded, ...outcome.concurrent], undefined, ops);
+            ops.push(...this.audit.append('merge', now, { from, set: [merged.id], added: [versionToJSON(v), versionToJSON(merged)], ...priorField(prior) }, v.resourceId).ops);
             this.emit('applied', { version: merged, from });
             return true;
           }
@@ -810,17 +801,17 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       candidates: candidates.map(versionToJSON),
       decision,
     };
-    const prior = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
-    if (prior && prior.status === 'pending' && prior.id !== record.id) {
-      ops.push(...this.closeConflict(prior, now, `superseded by conflict ${record.id}`, nextSet));
+    const open = rs.conflictId ? this.conflicts.get(rs.conflictId) : undefined;
+    if (open && open.status === 'pending' && open.id !== record.id) {
+      ops.push(...this.closeConflict(open, now, `superseded by conflict ${record.id}`, nextSet));
     }
     this.conflicts.set(record.id, record);
     ops.push({ type: 'put', sublevel: 'conflicts', key: record.id, value: encodeRecord(RecordKind.conflict, record) });
     if (status === 'pending') ops.push({ type: 'put', sublevel: 'pending', key: record.id, value: encodeRecord(RecordKind.pending, { resourceId }) });
     const replaced = rs.versions.filter((x) => !nextSet.includes(x));
-    this.setVersions(resourceId, rs, nextSet, replaced, status === 'pending' ? record.id : undefined, ops);
+    const prior = this.setVersions(resourceId, rs, nextSet, replaced, status === 'pending' ? record.id : undefined, ops);
     const added = nextSet.map(versionToJSON);
-    ops.push(...this.audit.append('conflict', now, { from, conflictId: record.id, decision, set: nextSet.map((x) => x.id), added }, resourceId).ops);
+    ops.push(...this.audit.append('conflict', now, { from, conflictId: record.id, decision, set: nextSet.map((x) => x.id), added, ...priorField(prior) }, resourceId).ops);
     this.emit('conflict', { record });
     if (status === 'pending') this.c.observer?.conflictPending?.({ strategy: decision.strategy, outcome: decision.outcome, resourceId });
     if (status === 'resolved') {
@@ -890,7 +881,10 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       rs.versions = [entry];
       const seq = this.loadedAuditSeq.get(resourceId);
       if (seq !== undefined) {
+        // Loaded as one version whose set's audit entry is known: its history (if any) is in the audit log.
         rs.auditSeq = seq;
+        rs.histCount = -1;
+        rs.histAll = false;
         this.loadedAuditSeq.delete(resourceId);
       }
     }
@@ -904,9 +898,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    * JSON texts if the caller has them; `parsedVm`: the top version's data came from parseVmState.
    *
    * Every caller appends, right after this and before anything else is audited, the audit entry that
-   * records the new set, with every version of the set in its `added` list: that entry's sequence
-   * number is the set's `auditSeq`, which the history entries of its versions refer to once they are
-   * superseded.
+   * records the new set, with every version of the set in its `added` list and, in `prior`, the entry
+   * this returns (the one that recorded the previous set; 0 if none is known, not written then). That
+   * entry's sequence number is the new set's `auditSeq`.
    */
   private setVersions(
     resourceId: string,
@@ -917,7 +911,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     ops: StoreOp[],
     nextJson?: readonly string[],
     parsedVm = false,
-  ): void {
+  ): number {
     const recordedIn = rs.auditSeq;
     rs.versions = next;
     rs.conflictId = conflictId;
@@ -928,32 +922,36 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
       if (added === 0) rs.hist = [...rs.hist, s];
       else (rs.hist as Version[]).push(s);
       added++;
-      // A version of the previous set is in the audit entry that recorded that set.
-      const value = recordedIn > 0 ? historyRefRecord(s.id, recordedIn) : encodeRecordText(RecordKind.history, versionJson(s));
-      ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value });
+      // A version of the previous set is in the audit entry that recorded it, which the new set's entry
+      // names as its prior; where that entry is not known, the version is copied into a history entry.
+      if (recordedIn === 0) {
+        ops.push({ type: 'put', sublevel: 'history', key: historyKey(resourceId, rs.histHi++), value: encodeRecordText(RecordKind.history, versionJson(s)) });
+      }
     }
-    if (added > 0) this.trimHistory(resourceId, rs, ops);
+    if (added > 0) this.trimHistory(resourceId, rs, ops, added);
     const indexed = this.reindex(resourceId, next, parsedVm);
     // Contention with OTHER VMs, for every new VM version (issue 3; not only merged conflict results).
     if (indexed) for (const c of this.index.contentionOf(next[next.length - 1]!.data as VMState)) this.emit('contention', c);
     ops.push({ type: 'put', sublevel: 'versions', key: resourceId, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs, nextJson, indexed)) });
     this.digest.set(resourceId, next.length > 0 ? setHash(resourceId, next) : undefined);
+    return recordedIn;
   }
 
   /**
-   * Delete the stored entries beyond `historyLimit`, and keep in memory only the newest
-   * `historyInMemory` (all of them while a conflict is pending or a load is in flight).
+   * After `added` versions joined the history: delete the copied entries beyond `historyLimit`, keep
+   * at most `historyLimit` versions, and in memory only the newest `historyInMemory` (all of them
+   * while a conflict is pending or a load is in flight).
    */
-  private trimHistory(resourceId: string, rs: ResourceState, ops: StoreOp[]): void {
+  private trimHistory(resourceId: string, rs: ResourceState, ops: StoreOp[], added: number): void {
     const limit = this.opts.historyLimit;
     while (rs.histHi - rs.histLo > limit) ops.push({ type: 'del', sublevel: 'history', key: historyKey(resourceId, rs.histLo++) });
-    const live = rs.histHi - rs.histLo;
-    if (rs.hist.length > live) rs.hist = rs.hist.slice(rs.hist.length - live);
+    if (rs.histCount >= 0) rs.histCount = Math.min(limit, rs.histCount + added);
+    if (rs.hist.length > limit) rs.hist = rs.hist.slice(rs.hist.length - limit);
     const keep = rs.conflictId !== undefined || rs.loading > 0 ? limit : this.opts.historyInMemory;
     if (rs.hist.length > keep) {
       rs.hist = keep === 0 ? NO_VERSIONS : rs.hist.slice(rs.hist.length - keep);
       rs.histAll = false;
-    } else if (!rs.histAll && rs.hist.length >= live) {
+    } else if (!rs.histAll && rs.histCount >= 0 && rs.hist.length >= rs.histCount) {
       rs.histAll = true;
     }
   }
@@ -984,9 +982,13 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     return false;
   }
 
-  /** Audit a version set of one version: `{<head>"set":[id],"added":[json]}` (head: more fields, with a trailing comma). */
-  private auditSet(ops: StoreOp[], kind: string, now: number, resourceId: string, head: string, version: Version, json: string): void {
-    const entry = this.audit.appendParts(kind, now, [`{${head}"set":[${JSON.stringify(version.id)}],"added":[`, json, ']}'], resourceId);
+  /**
+   * Audit a version set of one version: `{<head>"set":[id],"added":[json][,"prior":n]}` (head: more
+   * fields, with a trailing comma; prior: what setVersions returned).
+   */
+  private auditSet(ops: StoreOp[], kind: string, now: number, resourceId: string, head: string, version: Version, json: string, prior: number): void {
+    const tail = prior > 0 ? `],"prior":${prior}}` : ']}';
+    const entry = this.audit.appendParts(kind, now, [`{${head}"set":[${JSON.stringify(version.id)}],"added":[`, json, tail], resourceId);
     ops.push(entry.ops[0]!, entry.ops[1]!);
   }
 
@@ -1104,6 +1106,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
           if (hasHistory) {
             rs.histLo = h[0];
             rs.histHi = h[1];
+          }
+          if (hasHistory || auditSeq > 0) {
+            rs.histCount = -1;
             rs.histAll = false;
           }
         }
@@ -1140,9 +1145,12 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   }
 
   /**
-   * Read a resource's whole stored history into memory (it stays there until a write trims it).
-   * Entries written before the read began are in the store once `pendingWrites` has settled; those
-   * written during the read are in memory, which is not trimmed while a read is in flight.
+   * Read a resource's whole history (at most `historyLimit` versions) into memory, where it stays
+   * until a write trims it: walking back the audit entries that recorded its sets (see
+   * {@link ResourceState}), then the copied entries older than them. Entries written before the read
+   * began are in the store once `pendingWrites` has settled; versions superseded during the read are
+   * in memory, which is not trimmed while a read is in flight. A broken link (an audit entry missing
+   * or undecodable, a version it lacks) ends the walk there and is reported; the rest is served.
    */
   private async readHistory(resourceId: string, rs: ResourceState): Promise<void> {
     if (rs.histAll) return;
@@ -1150,33 +1158,57 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const bad: StoreOp[] = [];
     try {
       await this.pendingWrites;
-      const prefix = `${resourceId}\u0000`;
-      const found = new Map<number, Version>();
-      const refs: Array<{ seq: number; key: string; value: Uint8Array; ref: HistoryRef }> = [];
-      for await (const { key, value } of this.c.store.range('history', { gte: prefix, lt: `${resourceId}\u0001` })) {
-        const seq = Number(key.slice(prefix.length));
-        try {
-          if (value[2] === RecordKind.historyRef) refs.push({ seq, key, value, ref: historyRefOf(decodeRecord(value, RecordKind.historyRef, 'history', key), key) });
-          else found.set(seq, storedVersion(decodeRecord(value, RecordKind.history, 'history', key), `history/${key}`));
-        } catch (err) {
-          if (!(err instanceof DwcpError)) throw err;
-          this.quarantine('history', key, value, err, bad);
+      const limit = this.opts.historyLimit;
+      const newestFirst: Version[] = [];
+      // The audit chain, from the entry that recorded the current set.
+      let later = new Set(rs.versions.map((v) => v.id));
+      let at = rs.auditSeq;
+      let chainEnded = at === 0;
+      let entry = at > 0 ? await this.chainEntry(resourceId, at) : undefined;
+      while (entry !== undefined && newestFirst.length < limit) {
+        const prior = (entry.data as { prior?: unknown } | null)?.prior;
+        if (typeof prior !== 'number' || !Number.isSafeInteger(prior) || prior <= 0) {
+          chainEnded = true;
+          break;
         }
+        const before = await this.chainEntry(resourceId, prior);
+        if (before === undefined) break;
+        const set = setOf(before);
+        const lost = set ? set.filter((id) => !later.has(id)) : undefined;
+        const versions = lost?.map((id) => addedVersion(before, id));
+        if (!set || !lost || !versions || versions.some((v) => v === undefined)) {
+          this.reportBrokenHistory(resourceId, prior, 'does not list the set it recorded and its versions');
+          break;
+        }
+        for (let i = versions.length - 1; i >= 0; i--) newestFirst.push(versions[i]!);
+        later = new Set(set);
+        at = prior;
+        entry = before;
       }
-      const resolved = await Promise.all(refs.map(async (r) => this.versionInAudit(r.ref, r.key).catch((err: unknown) => err)));
-      refs.forEach((r, i) => {
-        const v = resolved[i];
-        if (!(v instanceof Error)) found.set(r.seq, v as Version);
-        else if (v instanceof DwcpError) this.quarantine('history', r.key, r.value, v, bad);
-        else throw v;
-      });
-      if (!rs.histAll) {
-        const older: Version[] = [];
-        for (let seq = rs.histLo; seq < rs.histHi - rs.hist.length; seq++) {
-          const v = found.get(seq);
-          if (v) older.push(v);
+      // Entries copied before the chain begins (sets whose audit entry was not known).
+      if (chainEnded && newestFirst.length < limit && rs.histHi > rs.histLo) {
+        const prefix = `${resourceId}\u0000`;
+        const copied: Version[] = [];
+        for await (const { key, value } of this.c.store.range('history', { gte: prefix, lt: `${resourceId}\u0001` })) {
+          const seq = Number(key.slice(prefix.length));
+          if (seq < rs.histLo || seq >= rs.histHi) continue;
+          try {
+            copied.push(storedVersion(decodeRecord(value, RecordKind.history, 'history', key), `history/${key}`));
+          } catch (err) {
+            if (!(err instanceof DwcpError)) throw err;
+            this.quarantine('history', key, value, err, bad);
+          }
         }
-        if (older.length > 0) rs.hist = [...older, ...rs.hist];
+        for (let i = copied.length - 1; i >= 0; i--) newestFirst.push(copied[i]!);
+      }
+      if (!rs.histAll) {
+        const whole = newestFirst.slice(0, limit).reverse();
+        // The in-memory part is the newest of it, plus whatever was superseded during the read.
+        const first = rs.hist[0];
+        const at0 = first === undefined ? -1 : whole.findIndex((v) => v.id === first.id);
+        const merged = first === undefined ? whole : at0 >= 0 ? [...whole.slice(0, at0), ...rs.hist] : [...whole, ...rs.hist];
+        rs.hist = merged.length > limit ? merged.slice(merged.length - limit) : merged;
+        rs.histCount = rs.hist.length;
         rs.histAll = true;
       }
     } finally {
@@ -1185,21 +1217,24 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     if (bad.length > 0) await this.persist(bad);
   }
 
-  /** The version a history entry refers to, from the audit entry holding it. */
-  private async versionInAudit(ref: HistoryRef, key: string): Promise<Version> {
-    const where = `version ${ref.id} in audit entry ${ref.audit}`;
+  /** An audit entry of the history chain of `resourceId`, or undefined (reported) if it is missing, undecodable or another resource's. */
+  private async chainEntry(resourceId: string, seq: number): Promise<AuditEntry | undefined> {
     let entry: AuditEntry | undefined;
     try {
-      entry = await this.audit.entry(ref.audit);
+      entry = await this.audit.entry(seq);
     } catch (err) {
       if (!(err instanceof DwcpError)) throw err;
-      throw new CorruptRecordError('history', key, `refers to ${where}, which does not decode (${err.message})`);
+      this.reportBrokenHistory(resourceId, seq, `does not decode (${err.message})`);
+      return undefined;
     }
-    if (entry === undefined) throw new CorruptRecordError('history', key, `refers to ${where}, which does not exist`);
-    const added = (entry.data as { added?: unknown } | null)?.added;
-    const json = Array.isArray(added) ? (added as Array<{ id?: unknown } | null>).find((a) => a?.id === ref.id) : undefined;
-    if (json === undefined) throw new CorruptRecordError('history', key, `refers to ${where}, which does not hold it`);
-    return storedVersion(json, `audit entry ${ref.audit}: ${ref.id}`);
+    if (entry === undefined) this.reportBrokenHistory(resourceId, seq, 'does not exist');
+    else if (entry.resourceId !== resourceId) this.reportBrokenHistory(resourceId, seq, `is about ${entry.resourceId ?? 'no resource'}`);
+    else return entry;
+    return undefined;
+  }
+
+  private reportBrokenHistory(resourceId: string, seq: number, what: string): void {
+    this.c.observer?.storeError?.(new CorruptRecordError('audit', auditKey(seq), `the history of ${resourceId} goes through audit entry ${seq}, which ${what}; older history is not available`));
   }
 
   /**
@@ -1221,8 +1256,9 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
           ops.push({ type: 'put', sublevel: 'history', key: historyKey(key, rs.histHi++), value: encodeRecordText(RecordKind.history, versionJson(v)) });
         }
         rs.hist = versions;
+        rs.histCount = 0;
         rs.histAll = true;
-        this.trimHistory(key, rs, ops);
+        this.trimHistory(key, rs, ops, versions.length);
         ops.push({ type: 'put', sublevel: 'versions', key, value: encodeRecordParts(RecordKind.versionSet, versionSetParts(rs)) });
       } catch (err) {
         if (!(err instanceof DwcpError)) throw err;
@@ -1239,6 +1275,25 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
 }
 
 const utf8 = new TextEncoder();
+
+/** The set an audit entry recorded (its version ids), if it is shaped like one. */
+function setOf(entry: AuditEntry): string[] | undefined {
+  const set = (entry.data as { set?: unknown } | null)?.set;
+  return Array.isArray(set) && set.every((id) => typeof id === 'string') ? (set) : undefined;
+}
+
+/** A version an audit entry lists in its `added`, rebuilt; undefined if it does not (or not as a version). */
+function addedVersion(entry: AuditEntry, id: string): Version | undefined {
+  const added = (entry.data as { added?: unknown } | null)?.added;
+  const json = Array.isArray(added) ? (added as Array<{ id?: unknown } | null>).find((a) => a?.id === id) : undefined;
+  if (json === undefined) return undefined;
+  try {
+    return storedVersion(json, `audit entry ${entry.seq}: ${id}`);
+  } catch (err) {
+    if (err instanceof DwcpError) return undefined;
+    throw err;
+  }
+}
 
 /**
  * The gossip payload of `versions`, the document codec.ts's encodeGossip gives (decodeGossip reads

@@ -1,7 +1,9 @@
 /**
- * The bounded version history: one stored entry per superseded version, the newest few in memory,
- * the rest read from the store when a conflict needs it (or on `loadHistory`), and stores written
- * in the first format (one list per resource) converted at start.
+ * The bounded version history: the newest few superseded versions in memory, the rest read back when
+ * a conflict needs it (or on `loadHistory`) by walking the audit entries that recorded the resource's
+ * sets (each names the one before it, `prior`); versions whose set's audit entry is not known (stores
+ * of earlier releases) copied into history entries; stores written in the first format (one list per
+ * resource) converted at start.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/adapters/memory/memory-store.js';
@@ -23,12 +25,10 @@ import { Replica } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
 import { createCluster, vm } from '../../support/cluster.js';
 
-/** The stored history entries of a resource: their record kinds and, for references, what they refer to. */
-async function historyRecords(store: Store, resourceId: string): Promise<Array<{ kind: number; ref?: unknown }>> {
-  const out: Array<{ kind: number; ref?: unknown }> = [];
-  for await (const { key, value } of store.range('history', { gte: `${resourceId}\u0000`, lt: `${resourceId}\u0001` })) {
-    out.push(value[2] === RecordKind.historyRef ? { kind: value[2], ref: decodeRecord(value, RecordKind.historyRef, 'history', key) } : { kind: value[2]! });
-  }
+/** The record kinds of the stored history entries of a resource. */
+async function historyKinds(store: Store, resourceId: string): Promise<number[]> {
+  const out: number[] = [];
+  for await (const { value } of store.range('history', { gte: `${resourceId}\u0000`, lt: `${resourceId}\u0001` })) out.push(value[2]!);
   return out;
 }
 
@@ -47,16 +47,16 @@ const mergePolicy = new PolicyBuilder('merge').withDefaultStrategy('operational_
 const manualPolicy = new PolicyBuilder('manual').withDefaultStrategy('manual_intervention').build();
 
 describe('Replica: version history', () => {
-  it('stores one entry per superseded version, deletes the oldest beyond historyLimit, keeps the newest in memory', async () => {
+  it('keeps historyLimit versions of history, the newest in memory, and stores none of it apart from the audit log', async () => {
     const c = await createCluster({ nodes: 1, replica: { historyLimit: 3, historyInMemory: 1 } });
     const n1 = c.node('n1');
     const written: Version[] = [];
     for (let i = 0; i < 5; i++) written.push(await n1.replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
-    expect(await keys(n1.store, 'history', 'vm/vm-1\u0000')).toHaveLength(3);
+    expect(await keys(n1.store, 'history')).toEqual([]);
     expect(ids(n1.replica.history('vm/vm-1'))).toEqual(ids(written.slice(3, 4)));
     expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual(ids(written.slice(1, 4)));
     const rec = decodeRecord((await n1.store.get('versions', 'vm/vm-1'))!, RecordKind.versionSet, 'versions', 'vm/vm-1');
-    expect(rec).toMatchObject({ versions: [versionToJSON(written[4]!)], history: [1, 4] });
+    expect(rec).toEqual({ versions: [versionToJSON(written[4]!)], indexed: true, audit: 5 });
 
     // After a restart nothing of it is in memory until it is asked for.
     await c.restart('n1');
@@ -65,7 +65,7 @@ describe('Replica: version history', () => {
     const next = await n1.replica.putVm(vm('vm-1', { cpu_allocation: 9 }));
     expect(next.clock.get('n1')).toBe(6);
     expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual(ids(written.slice(2, 5)));
-    expect(await keys(n1.store, 'history', 'vm/vm-1\u0000')).toHaveLength(3);
+    expect(await keys(n1.store, 'history')).toEqual([]);
     expect(await n1.replica.audit.verify()).toMatchObject({ ok: true, entries: 6 });
   });
 
@@ -167,7 +167,7 @@ describe('Replica: version history', () => {
     await replica.stop();
   });
 
-  it('stores a superseded version as a reference to the audit entry holding it, on every path that changes a set', async () => {
+  it('names the prior set\'s audit entry on every path that changes a set: the history read back after a restart is the one in memory', async () => {
     const c = await createCluster({ nodes: 2, policy: manualPolicy, replica: { historyInMemory: 8 } });
     const [n1, n2] = [c.node('n1'), c.node('n2')];
     // Local writes; a pending conflict (two siblings) closed by an operator; a remote fast-forward.
@@ -198,15 +198,13 @@ describe('Replica: version history', () => {
     await c.restart('n1');
     for (const [rid, inMemory] of before) {
       expect(inMemory.length).toBeGreaterThanOrEqual(rid === 'vm/vm-1' ? 5 : 2);
-      const stored = await historyRecords(n1.store, rid);
-      expect(stored.map((r) => r.kind)).toEqual(inMemory.map(() => RecordKind.historyRef));
-      expect(stored.map((r) => (r.ref as { id: string }).id)).toEqual(ids(inMemory));
-      // Each refers to an audit entry of this resource that lists the version among those it added.
-      for (const r of stored) {
-        const { id, audit } = r.ref as { id: string; audit: number };
-        const entry = await n1.replica.audit.entry(audit);
-        expect(entry?.resourceId).toBe(rid);
-        expect((entry?.data as { added: Array<{ id: string }> }).added.map((a) => a.id)).toContain(id);
+      expect(await historyKinds(n1.store, rid)).toEqual([]);
+      // Each entry that records a set of the resource names the previous one as its prior.
+      let last = 0;
+      for await (const e of n1.replica.audit.entries()) {
+        if (e.resourceId !== rid || !Array.isArray((e.data as { set?: unknown }).set)) continue;
+        expect((e.data as { prior?: number }).prior).toBe(last === 0 ? undefined : last);
+        last = e.seq;
       }
       expect(json(await n1.replica.loadHistory(rid))).toEqual(json(inMemory));
     }
@@ -225,37 +223,42 @@ describe('Replica: version history', () => {
     await c.restart('n1');
     const v2 = await n1.replica.putVm(vm('vm-1', { cpu_allocation: 2 }));
     await n1.replica.putVm(vm('vm-1', { cpu_allocation: 3 }));
-    expect((await historyRecords(n1.store, 'vm/vm-1')).map((r) => r.kind)).toEqual([RecordKind.history, RecordKind.historyRef]);
+    expect(await historyKinds(n1.store, 'vm/vm-1')).toEqual([RecordKind.history]);
     await c.restart('n1');
     expect(json(await n1.replica.loadHistory('vm/vm-1'))).toEqual(json([v1, v2]));
   });
 
-  it('quarantines a history reference whose audit entry is gone, naming it, and serves the rest of the history', async () => {
-    const c = await createCluster({ nodes: 1 });
-    const n1 = c.node('n1');
+  it('reports a history chain broken by a missing audit entry, naming it, and serves the history after the break', async () => {
+    const store = new MemoryStore();
+    await store.open();
+    const clock = new ManualClock();
+    const errors: string[] = [];
+    const open = async (): Promise<Replica> => {
+      const replica = new Replica(
+        { nodeId: 'n1' },
+        {
+          store,
+          transport: new MemoryNetwork({ clock, random: new SeededRandom(1) }).join('n1'),
+          clock,
+          hypervisor: new FakeHypervisor(),
+          resolver: createResolver({ policy: () => policyPresets.production }),
+          observer: { storeError: (err) => errors.push(err instanceof Error ? err.message : String(err)) },
+        },
+      );
+      await replica.start();
+      return replica;
+    };
+    let replica = await open();
     const written: Version[] = [];
-    for (let i = 0; i < 4; i++) written.push(await n1.replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
-    // The audit entry that recorded the second version (seq 2) is lost; one that holds another resource's version takes the place of the third's.
-    const other = await n1.replica.put('doc/x', 'x');
-    const otherEntry = await n1.store.get('audit', auditKey(5));
-    expect(otherEntry).toBeDefined();
-    await n1.store.write([
-      { type: 'del', sublevel: 'audit', key: auditKey(2) },
-      { type: 'put', sublevel: 'audit', key: auditKey(3), value: otherEntry! },
-    ]);
-    await c.restart('n1');
-    const observed: string[] = [];
-    expect(ids(await n1.replica.loadHistory('vm/vm-1'))).toEqual([written[0]!.id]);
-    for (const q of n1.replica.quarantined) observed.push(q);
-    expect(observed).toEqual(['history/vm/vm-1\u0000000000000001', 'history/vm/vm-1\u0000000000000002']);
-    const reasons: string[] = [];
-    for await (const e of n1.replica.audit.entries({ fromSeq: 6 })) if (e.kind === 'quarantine') reasons.push((e.data as { reason: string }).reason);
-    expect(reasons).toEqual([
-      expect.stringContaining(`refers to version ${written[1]!.id} in audit entry 2, which does not exist`),
-      expect.stringContaining(`refers to version ${written[2]!.id} in audit entry 3, which does not hold it`),
-    ]);
-    expect(n1.replica.versionsOf('doc/x')).toEqual([other]);
-    expect(n1.replica.versionsOf('vm/vm-1').map((v) => v.id)).toEqual([written[3]!.id]);
+    for (let i = 0; i < 4; i++) written.push(await replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
+    await replica.stop();
+    // Entries 1-4 recorded the four sets; the one that recorded the second is lost.
+    await store.write([{ type: 'del', sublevel: 'audit', key: auditKey(2) }]);
+    replica = await open();
+    expect(ids(await replica.loadHistory('vm/vm-1'))).toEqual([written[2]!.id]);
+    expect(errors).toEqual([expect.stringContaining('the history of vm/vm-1 goes through audit entry 2, which does not exist')]);
+    expect(replica.versionsOf('vm/vm-1').map((v) => v.id)).toEqual([written[3]!.id]);
+    await replica.stop();
   });
 
   it('rebuilds versions read back from its own store exactly as they were written', async () => {
