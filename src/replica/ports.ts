@@ -7,7 +7,7 @@
 /** The sublevels of the durable store (ARCHITECTURE.md, "Durability"). */
 export const SUBLEVELS = [
   'versions', // resource id → version set
-  'history', // resource id + version id → ancestor version (bounded)
+  'history', // resource id + seq → ancestor version copied from a store of an earlier release (bounded); history is otherwise read from the audit log
   'audit', // sequence → hash-chained audit entry
   'checkpoints', // checkpoint id → checkpoint
   'pending', // conflict id → pending conflict

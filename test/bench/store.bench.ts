@@ -1,17 +1,18 @@
 /**
  * The durable write path and recovery on real LevelDB:
  *
- * - `store.write.synced`: acknowledged VM writes through the replica (validate, version, history,
- *   audit entry, one synced batch) with group commit and 256 writes in flight;
+ * - `store.write.synced`: acknowledged VM writes through the replica (validate, version, audit entry,
+ *   one synced batch) with group commit and 256 writes in flight;
  * - `store.write.synced.single`: the same with `groupCommit: false`, one fsync per write (16 in flight);
- * - `store.write.raw`: the LevelDB store alone (no replica), 256 writers each writing the four records
- *   of a VM update (version set, history entry, audit entry, audit head) as one synced write: the
- *   ceiling the store puts on `store.write.synced`;
+ * - `store.write.raw`: the LevelDB store alone (no replica), 256 writers each writing the three records
+ *   of a VM update (version set, audit entry, audit head) as one synced write: the ceiling the store
+ *   puts on `store.write.synced`;
  * - `store.reopen.100k`: close and reopen a store holding 100,000 VMs and let `replica.start()` load
  *   them all; `store.reopen.100k.rss`: the RSS of a fresh process holding those 100,000 VMs.
  *
  * Measured writes are updates of VMs that exist (a pool created beforehand, not measured), the steady
- * state of a cluster; each writes the version set, the history, the audit entry and its head.
+ * state of a cluster; each writes the version set, the audit entry and its head (the superseded
+ * version is history through the audit entry that recorded it: nothing else is written).
  * Everything lives in temporary directories that are removed afterwards.
  *
  * Run directly with `--reopen-probe <dir>` this module is the fresh process of the RSS measurement.
@@ -111,7 +112,7 @@ async function rawWrites(): Promise<BenchResult[]> {
   const store = new LevelStore({ dir });
   try {
     await store.open();
-    const [versions, history, audit, head] = [filler(700), filler(700), filler(1000), filler(100)];
+    const [versions, audit, head] = [filler(760), filler(1000), filler(90)];
     let seq = 0;
     const run = async (ms: number): Promise<{ ops: number; seconds: number; batches: number; cpuUs: number }> => {
       const batches0 = store.syncedBatches;
@@ -125,7 +126,6 @@ async function rawWrites(): Promise<BenchResult[]> {
           const key = `vm/vm-${(s * 7919) % WRITE_POOL}`;
           await store.write([
             { type: 'put', sublevel: 'versions', key, value: versions },
-            { type: 'put', sublevel: 'history', key: `${key}\u0000${String(s).padStart(12, '0')}`, value: history },
             { type: 'put', sublevel: 'audit', key: String(s).padStart(16, '0'), value: audit },
             { type: 'put', sublevel: 'meta', key: 'audit-head', value: head },
           ]);
@@ -145,7 +145,7 @@ async function rawWrites(): Promise<BenchResult[]> {
         value: Math.round(m.ops / m.seconds),
         target: 'context: the store alone',
         notes:
-          `LevelStore alone, 256 writers, each write the four records of a VM update (700 + 700 + 1,000 + 100 bytes) synced; ` +
+          `LevelStore alone, 256 writers, each write the three records of a VM update (760 + 1,000 + 90 bytes) synced; ` +
           `${round(m.ops / Math.max(1, m.batches), 1)} writes per fsync, ${round(m.batches / m.seconds, 0)} fsyncs/s; ` +
           `CPU ${round(m.cpuUs / m.ops, 1)} µs per write, all threads`,
       },
