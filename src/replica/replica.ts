@@ -207,6 +207,11 @@ function priorField(prior: number): { prior?: number } {
 
 function ignore(): void {}
 
+/** Wait until a promise settles, whichever way. */
+function settled(p: Promise<unknown>): Promise<void> {
+  return p.then(ignore, ignore);
+}
+
 const DEFAULTS = { historyLimit: 8, historyInMemory: 2, gossipFlushMs: 5, gossipMaxBatch: 512, gossipMinIntervalMs: 15, gossipIntervalPerPeerMs: 4, maxDriftMs: 60_000 };
 
 export class Replica extends TypedEmitter<ReplicaEvents> {
@@ -278,7 +283,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     this.flushGossip();
     if (this.flushTimer) this.c.clock.clearTimer(this.flushTimer);
     this.flushTimer = undefined;
-    await this.pendingWrites;
+    await settled(this.pendingWrites);
   }
 
   get readOnly(): string | undefined {
@@ -1003,7 +1008,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
    */
   private persist(ops: StoreOp[], sync = true): Promise<void> {
     const write = sync ? this.c.store.write(ops) : this.c.store.write(ops, UNSYNCED);
-    this.pendingWrites = write.then(ignore, ignore);
+    this.pendingWrites = write; // handled below (catch); awaited only through settled()
     return write.catch(this.onStoreFailure);
   }
 
@@ -1157,7 +1162,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     rs.loading++;
     const bad: StoreOp[] = [];
     try {
-      await this.pendingWrites;
+      await settled(this.pendingWrites);
       const limit = this.opts.historyLimit;
       const newestFirst: Version[] = [];
       // The audit chain, from the entry that recorded the current set.

@@ -122,7 +122,9 @@ export function storeContract(name: string, harness: StoreHarness): void {
           { type: 'put', sublevel: 'versions', key: 'gone', value: bytes('other sublevel') },
         ]),
         store.write([{ type: 'del', sublevel: 'meta', key: 'gone' }]),
+        ...Array.from({ length: 20 }, (_, i) => store.write([{ type: 'put', sublevel: 'versions', key: 'vm/x', value: bytes(`v${i}`) }])),
       ]);
+      expect(text(await store.get('versions', 'vm/x'))).toBe('v19');
       expect(text(await store.get('meta', 'head'))).toBe('49');
       expect(text(await store.get('meta', 'back'))).toBe('2');
       expect(await store.get('meta', 'gone')).toBeUndefined();

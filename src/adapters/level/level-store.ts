@@ -232,17 +232,16 @@ export class LevelStore implements Store {
           ops.push(op);
         }
       }
-      // A key that a later write of the group writes again: LevelDB applies a batch in order, so only
-      // the last operation on it counts and the earlier ones are left out (every write of a group
-      // moves the audit head, for one).
-      let last: Map<string, number> | undefined;
+      // A `meta` record that a later write of the group writes again (every write moves the audit
+      // head) is left out: LevelDB applies a batch in order, so only the last one counts. Other keys
+      // rarely repeat within a group, and a repeat is merely written twice.
+      let lastMeta: Map<string, number> | undefined;
       if (group.length > 1) {
-        last = new Map();
-        for (let i = 0; i < keys.length; i++) last.set(keys[i]!, i);
+        for (let i = 0; i < ops.length; i++) if (ops[i]!.sublevel === 'meta') (lastMeta ??= new Map()).set(keys[i]!, i);
       }
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
-        if (last !== undefined && last.get(keys[i]!) !== i) continue;
+        if (lastMeta !== undefined && op.sublevel === 'meta' && lastMeta.get(keys[i]!) !== i) continue;
         if (op.type === 'put') {
           if (!(op.value instanceof Uint8Array)) {
             throw new StoreWriteError(`put ${op.sublevel}/${op.key} without a value`, { key: op.key });
