@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { canonicalJson, sha256Hex } from '../core/codec/canonical.js';
-import { decodeRecord, decodeRecordText, encodeRecordText, RECORD_HEADER, RecordKind, recordDraft, sealRecordDraft } from './record-codec.js';
+import { decodeRecord, decodeRecordText, encodeRecordText, RECORD_HEADER, RecordKind, recordDraft, sealRecordDraft, utf8Bound } from './record-codec.js';
 import type { Store, StoreOp } from './ports.js';
 import { CorruptRecordError } from './store-errors.js';
 
@@ -123,10 +123,11 @@ export class AuditLog {
     // The entry's text is written once, into its record; the hash input (prev + "\n" + that text up to
     // the hash field) is hashed in place: `prev` and the newline sit in the bytes just before the text,
     // which the record's header overwrites afterwards.
+    // The text's size is bounded, not measured (see utf8Bound); the prefix's must be exact.
     const prefix = Buffer.byteLength(prev, 'utf8') + 1;
-    let textBytes = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8');
-    for (const p of dataParts) textBytes += Buffer.byteLength(p, 'utf8');
-    const draft = recordDraft(Math.max(0, prefix - RECORD_HEADER), textBytes + HASH_TAIL);
+    let textBound = utf8Bound(head) + utf8Bound(tail);
+    for (const p of dataParts) textBound += utf8Bound(p);
+    const draft = recordDraft(Math.max(0, prefix - RECORD_HEADER), textBound + HASH_TAIL);
     const { buf } = draft;
     let end = draft.at - prefix;
     end += buf.write(prev, end, 'utf8');
@@ -135,14 +136,14 @@ export class AuditLog {
     for (const p of dataParts) end += buf.write(p, end, 'utf8');
     end += buf.write(tail, end, 'utf8');
     const hash = sha256Hex(buf.subarray(draft.at - prefix, end));
-    buf.write(`${HASH_FIELD}${hash}"}`, end, 'latin1');
+    end += buf.write(`${HASH_FIELD}${hash}"}`, end, 'latin1');
     this.seq = seq;
     this.head = hash;
     return {
       seq,
       hash,
       ops: [
-        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: sealRecordDraft(draft, RecordKind.audit) },
+        { type: 'put', sublevel: 'audit', key: auditKey(seq), value: sealRecordDraft(draft, RecordKind.audit, end - draft.at) },
         { type: 'put', sublevel: 'meta', key: HEAD_KEY, value: encodeRecordText(RecordKind.meta, `{"seq":${seq},"hash":"${hash}"}`) },
       ],
     };

@@ -44,10 +44,8 @@ export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
 
 /** Encode a record whose payload is already JSON text (the caller vouches that it is valid JSON). */
 export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
-  const length = HEADER + Buffer.byteLength(json, 'utf8');
-  const buf = allocRecord(length);
-  buf.write(json, HEADER, 'utf8');
-  return seal(buf, kind);
+  const buf = allocRecord(HEADER + utf8Bound(json));
+  return seal(buf, HEADER + buf.write(json, HEADER, 'utf8'), kind);
 }
 
 /**
@@ -56,20 +54,29 @@ export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
  * text is never built.
  */
 export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): Uint8Array {
-  let length = HEADER;
-  for (const p of parts) length += Buffer.byteLength(p, 'utf8');
-  const buf = allocRecord(length);
+  let bound = HEADER;
+  for (const p of parts) bound += utf8Bound(p);
+  const buf = allocRecord(bound);
   let at = HEADER;
   for (const p of parts) at += buf.write(p, at, 'utf8');
-  return seal(buf, kind);
+  return seal(buf, at, kind);
+}
+
+/**
+ * At least the UTF-8 size of `s`: 3 bytes a UTF-16 unit (a surrogate pair is 4 bytes for 2 units), so
+ * the text is written once, without measuring it first; what is not used goes back to the slab. A text
+ * too large for a slab is measured exactly (it gets a buffer of its own).
+ */
+export function utf8Bound(s: string): number {
+  return s.length * 3 <= SLAB_MAX_RECORD ? s.length * 3 : Buffer.byteLength(s, 'utf8');
 }
 
 /**
  * A record whose payload is written into the buffer by the caller: the buffer has `before` spare bytes,
- * then the header, then `payloadBytes` bytes of payload starting at the returned `at` (the caller writes
- * every one of them, then calls {@link sealRecordDraft}). The spare bytes are the caller's to use until
- * then (the audit log hashes a prefix and the payload in one piece from there); they are not part of
- * the record.
+ * then the header, then room for up to `maxPayloadBytes` bytes of payload starting at the returned `at`
+ * (the caller writes the payload, then calls {@link sealRecordDraft} with its size). The spare bytes
+ * are the caller's to use until then (the audit log hashes a prefix and the payload in one piece from
+ * there); they are not part of the record. No other record may be encoded meanwhile.
  */
 export interface RecordDraft {
   readonly buf: Buffer;
@@ -77,14 +84,17 @@ export interface RecordDraft {
   readonly at: number;
 }
 
-export function recordDraft(before: number, payloadBytes: number): RecordDraft {
-  const buf = allocRecord(before + HEADER + payloadBytes);
+export function recordDraft(before: number, maxPayloadBytes: number): RecordDraft {
+  const buf = allocRecord(before + HEADER + maxPayloadBytes);
   return { buf, at: before + HEADER };
 }
 
-/** The record of a draft whose payload is complete (its header is written over the spare bytes' last ones). */
-export function sealRecordDraft(draft: RecordDraft, kind: RecordKind): Uint8Array {
-  return seal(draft.buf.subarray(draft.at - HEADER), kind);
+/** The record of a draft whose `payloadBytes` of payload are in place (its header is written over the spare bytes' last ones). */
+export function sealRecordDraft(draft: RecordDraft, kind: RecordKind, payloadBytes: number): Uint8Array {
+  const start = draft.at - HEADER;
+  giveBack(draft.buf, draft.at + payloadBytes);
+  const record = draft.buf.subarray(start, draft.at + payloadBytes);
+  return sealInPlace(record, kind);
 }
 
 /** Bytes of each slab records are carved from. */
@@ -107,15 +117,30 @@ function allocRecord(n: number): Buffer {
     slabAt = 0;
   }
   const buf = Buffer.from(slab, slabAt, n);
-  slabAt += (n + 7) & ~7; // 8-byte aligned
+  slabAt = align(slabAt + n);
   return buf;
+}
+
+function align(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Return the bytes of the last record allocated beyond its first `used` ones to the slab. */
+function giveBack(buf: Buffer, used: number): void {
+  if (buf.buffer === slab && align(buf.byteOffset + buf.length) === slabAt) slabAt = align(buf.byteOffset + used);
+}
+
+/** Seal the first `n` bytes of `buf` (header and payload) as a record, returning the rest to the slab. */
+function seal(buf: Buffer, n: number, kind: RecordKind): Uint8Array {
+  giveBack(buf, n);
+  return sealInPlace(buf.subarray(0, n), kind);
 }
 
 /**
  * Fill in the header of a record whose payload is in place (every byte of `buf` is then written) and
  * return it as a plain Uint8Array; the store copies what it keeps.
  */
-function seal(buf: Buffer, kind: RecordKind): Uint8Array {
+function sealInPlace(buf: Buffer, kind: RecordKind): Uint8Array {
   buf[0] = MAGIC;
   buf[1] = FORMAT_V1;
   buf[2] = kind;

@@ -562,7 +562,8 @@ function sameKeys(a: VMState, b: VMState): boolean {
     const x = na[i]!;
     const y = nb[i]!;
     if (keyOf(x.ip) !== keyOf(y.ip)) return false;
-    if (keyOf(x.mac)?.toLowerCase() !== keyOf(y.mac)?.toLowerCase()) return false;
+    // Equal as they are (the usual case, and what a parsed state holds: lowercase) or ignoring case.
+    if (x.mac !== y.mac && keyOf(x.mac)?.toLowerCase() !== keyOf(y.mac)?.toLowerCase()) return false;
   }
   const da = a.disk_config ?? NONE;
   const db = b.disk_config ?? NONE;

@@ -128,13 +128,20 @@ describe('record codec', () => {
     const json = JSON.stringify({ a: 'ü 😀', b: [1, 2] });
     const bytes = Buffer.from(json, 'utf8');
     for (const before of [0, 3, 65]) {
-      const draft = recordDraft(before, bytes.length);
-      expect(draft.at).toBe(before + RECORD_HEADER);
-      draft.buf.fill(0xee, 0, draft.at); // whatever the caller left in the spare bytes is not part of the record
-      bytes.copy(draft.buf, draft.at);
-      const rec = sealRecordDraft(draft, RecordKind.audit);
-      expect(rec).toEqual(encodeRecordText(RecordKind.audit, json));
-      expect(decodeRecordText(rec, RecordKind.audit, 'audit', 'k')).toBe(json);
+      for (const room of [0, 40]) {
+        // Room for more payload than is written (a bound): the record ends where the payload does.
+        const expected = encodeRecordText(RecordKind.audit, json);
+        const draft = recordDraft(before, bytes.length + room);
+        expect(draft.at).toBe(before + RECORD_HEADER);
+        draft.buf.fill(0xee); // whatever the caller left in the spare bytes and the unused room is not part of the record
+        bytes.copy(draft.buf, draft.at);
+        const rec = sealRecordDraft(draft, RecordKind.audit, bytes.length);
+        expect(rec).toEqual(expected);
+        expect(decodeRecordText(rec, RecordKind.audit, 'audit', 'k')).toBe(json);
+        // The unused room went back to the slab: the next record starts right after this one (8-byte aligned).
+        const next = encodeRecordText(RecordKind.meta, '{}');
+        if (next.buffer === rec.buffer) expect(next.byteOffset).toBe((rec.byteOffset + rec.length + 7) & ~7);
+      }
     }
   });
 
