@@ -6,13 +6,26 @@ import type { Version } from '../core/conflict/version.js';
 export const DEFAULT_BUCKETS = 1024;
 
 /**
- * 64-bit hash of a resource's version set (hex), independent of order: the first 16 hex digits of
- * SHA-256(resource id + "\n" + the sorted version ids joined by ","). (The index keeps it as two
- * numbers, so the slice is never kept.)
+ * 64-bit hash of a resource's version set (hex), independent of order. A set of one version (nearly
+ * every set): the first 16 hex digits of its id, itself a SHA-256 of the resource id and the
+ * version's content (no hashing per write); of several: the first 16 hex digits of SHA-256(resource id
+ * + "\n" + the sorted version ids joined by ","). (The index keeps it as two numbers, so the slice is
+ * never kept.)
  */
 export function setHash(resourceId: string, versions: readonly Version[]): string {
-  const ids = versions.length === 1 ? versions[0]!.id : versions.map((v) => v.id).sort().join(',');
-  return sha256Hex(resourceId + '\n' + ids).slice(0, 16);
+  // (An id that is not hex, from a damaged store, is hashed like a set's ids.)
+  if (versions.length === 1 && hexPrefix16(versions[0]!.id)) return versions[0]!.id.slice(0, 16);
+  return sha256Hex(resourceId + '\n' + versions.map((v) => v.id).sort().join(',')).slice(0, 16);
+}
+
+/** Whether `s` starts with 16 lowercase hex digits. */
+function hexPrefix16(s: string): boolean {
+  if (s.length < 16) return false;
+  for (let i = 0; i < 16; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 /**

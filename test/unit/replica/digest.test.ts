@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/core/codec/canonical.js';
-import { DigestIndex } from '../../../src/replica/digest.js';
+import type { Version } from '../../../src/core/conflict/version.js';
+import { DigestIndex, setHash } from '../../../src/replica/digest.js';
 
 /** The index's documented results computed directly: a map of hashes, buckets by SHA-256 of the id. */
 class Model {
@@ -81,5 +82,19 @@ describe('DigestIndex', () => {
       expect(() => index.set('vm/x', bad)).toThrow(TypeError);
     }
     expect(index.hashOf('vm/x')).toBeUndefined();
+  });
+});
+
+describe('setHash', () => {
+  const v = (id: string) => ({ id }) as unknown as Version;
+  it('is the id prefix of a set of one version, a hash of the sorted ids of several, 16 lowercase hex digits either way', () => {
+    const a = 'a1b2c3d4e5f60718293a4b5c';
+    const b = '0f1e2d3c4b5a69788796a5b4';
+    expect(setHash('vm/x', [v(a)])).toBe('a1b2c3d4e5f60718');
+    expect(setHash('vm/x', [v(a), v(b)])).toBe(sha256Hex(`vm/x\n${b},${a}`).slice(0, 16));
+    expect(setHash('vm/x', [v(b), v(a)])).toBe(setHash('vm/x', [v(a), v(b)]));
+    // An id that is not hex (a damaged store) is hashed, so the index still gets a valid hash.
+    expect(setHash('vm/x', [v('NOT-HEX-at-all-000000000')])).toBe(sha256Hex('vm/x\nNOT-HEX-at-all-000000000').slice(0, 16));
+    for (const h of [setHash('vm/x', [v(a)]), setHash('vm/x', [v(a), v(b)]), setHash('vm/y', [v('x')])]) expect(h).toMatch(/^[0-9a-f]{16}$/);
   });
 });
