@@ -417,7 +417,8 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     const base = options.context ? current.join(options.context) : current;
     const version = createVersionOfText(
       {
-        resourceId,
+        // The id string the resource's versions already hold (a write's own is a fresh concatenation).
+        resourceId: rs.versions.length > 0 ? rs.versions[0]!.resourceId : resourceId,
         clock: base.increment(this.nodeId),
         hlc: this.hlc.now(now),
         origin: this.nodeId,
