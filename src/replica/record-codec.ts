@@ -16,7 +16,7 @@ import { CorruptRecordError } from './store-errors.js';
  * JSON was as fast as msgpackr/cbor-x on VM records here and stays readable in a hex dump; the CRC
  * catches torn or bit-flipped records, which are then quarantined rather than half-trusted. Hot paths
  * build the JSON text themselves (a version is serialised once and the text spliced into the version
- * set, history and audit records) and use {@link encodeRecordText} / {@link decodeRecordText}.
+ * set and audit records) and use {@link encodeRecordText} / {@link decodeRecordText}.
  */
 export const RecordKind = {
   versionSet: 1,

@@ -164,7 +164,7 @@ class ResourceState {
 
 /** The stored form of a version set (codec.ts's VersionSetRecord plus the history range). */
 interface StoredVersionSet extends VersionSetRecord {
-  /** Stored history entries: sequence numbers [from, to). */
+  /** Copied history entries (sets whose audit entry was not known): sequence numbers [from, to). */
   readonly history?: readonly [number, number];
   /** The top version's data was a valid VM state (parseVmState) when the record was written. */
   readonly indexed?: boolean;
@@ -173,7 +173,7 @@ interface StoredVersionSet extends VersionSetRecord {
 }
 
 const HISTORY_FORMAT_KEY = 'history-format';
-/** Stored history: one entry per superseded version (format 2); format 1 kept one list per resource. */
+/** Copied history: one entry per superseded version (format 2); format 1 kept one list per resource. */
 const HISTORY_FORMAT = 2;
 const HISTORY_SEQ_DIGITS = 12;
 
@@ -230,11 +230,6 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   private outbox: Version[] = [];
   /** The outbox versions' JSON texts where the write at hand had them (spliced into the payload). */
   private outboxJson: Array<string | undefined> = [];
-  /**
-   * The JSON texts of the versions most recently written or applied here, oldest first (bounded):
-   * when such a version is superseded its history record reuses the text instead of serialising the
-   * version again. Only versions still current are looked up, so a text is dropped once used.
-   */
   /** Resources loaded as one bare version: the audit entry that recorded it (ResourceState.auditSeq). */
   private readonly loadedAuditSeq = new Map<string, number>();
   private flushTimer: TimerHandle | undefined;
@@ -899,9 +894,10 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   }
 
   /**
-   * Replace a resource's version set in memory and queue the store operations: the set, one history
-   * entry per superseded version (deleting those beyond `historyLimit`). `nextJson`: the versions'
-   * JSON texts if the caller has them; `parsedVm`: the top version's data came from parseVmState.
+   * Replace a resource's version set in memory and queue the store operations: the set and, only where
+   * the previous set's audit entry is not known, a copied history entry per superseded version
+   * (deleting those beyond `historyLimit`). `nextJson`: the versions' JSON texts if the caller has
+   * them; `parsedVm`: the top version's data came from parseVmState.
    *
    * Every caller appends, right after this and before anything else is audited, the audit entry that
    * records the new set, with every version of the set in its `added` list and, in `prior`, the entry
