@@ -62,20 +62,27 @@ function keyPrefix(key: string): string {
 
 /** The object's own enumerable keys in code-unit order (the order of `sort()`). */
 function sortedKeys(obj: Record<string, unknown>): string[] {
-  const keys = Object.keys(obj);
-  const n = keys.length;
-  if (n > 16) return keys.sort();
-  // Insertion sort: the same order, and faster for the small objects replicated data is made of.
+  return sortCodeUnits(Object.keys(obj));
+}
+
+/**
+ * Sort strings in place by UTF-16 code units (the order of `sort()`), and return them: an insertion
+ * sort for up to 16 (the same order, and faster for the few keys of the objects replicated data is
+ * made of), `sort()` beyond.
+ */
+export function sortCodeUnits(a: string[]): string[] {
+  const n = a.length;
+  if (n > 16) return a.sort();
   for (let i = 1; i < n; i++) {
-    const k = keys[i]!;
+    const x = a[i]!;
     let j = i - 1;
-    while (j >= 0 && keys[j]! > k) {
-      keys[j + 1] = keys[j]!;
+    while (j >= 0 && a[j]! > x) {
+      a[j + 1] = a[j]!;
       j--;
     }
-    keys[j + 1] = k;
+    a[j + 1] = x;
   }
-  return keys;
+  return a;
 }
 
 /**

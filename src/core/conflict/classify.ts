@@ -47,6 +47,7 @@
  * high–critical. Invariant violations and resource contention are found on the merged candidate by
  * the cluster index (cluster-index.ts), not from two versions alone.
  */
+import { sortCodeUnits } from '../codec/canonical.js';
 import { POWER_STATES } from '../vm/state.js';
 import type { DetectorConfig, FieldKind } from './detector-config.js';
 import { allTopLevel, diffValues, newDiffSink, topLevelOf, type DiffSink } from './diff.js';
@@ -214,8 +215,8 @@ export function classifySorted(
     const d = depths[i]!;
     if (d > maxDepth) maxDepth = d;
   }
-  const fields = sortStrings(paths.slice());
-  sortStrings(critical);
+  const fields = sortCodeUnits(paths.slice());
+  sortCodeUnits(critical);
   const complexity = complexityScore({ weightedFields: weighted, maxDepth, siblings: n, tombstone }, config);
 
   // Split-brain and double placement.
@@ -289,20 +290,6 @@ export function classifySorted(
   return out;
 }
 
-/** Sort in place by UTF-16 code units (as Array#sort does); insertion sort for the usual few items. */
-function sortStrings(a: string[]): string[] {
-  if (a.length > 16) return a.sort();
-  for (let i = 1; i < a.length; i++) {
-    const x = a[i]!;
-    let j = i - 1;
-    while (j >= 0 && a[j]! > x) {
-      a[j + 1] = a[j]!;
-      j--;
-    }
-    a[j + 1] = x;
-  }
-  return a;
-}
 
 /** x rounded to 3 decimals, for reasons (cheaper than toFixed). */
 export function round3(x: number): number {

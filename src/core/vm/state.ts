@@ -1,5 +1,5 @@
 import type { JsonValue } from '../codec/canonical.js';
-import { MAX_DEPTH, canonicalJson } from '../codec/canonical.js';
+import { MAX_DEPTH, canonicalJson, sortCodeUnits } from '../codec/canonical.js';
 import { describeValue } from '../codec/describe.js';
 import { DwcpError } from '../errors.js';
 
@@ -128,7 +128,7 @@ function sortedMembers(src: Record<string, unknown>, fixed: Record<string, unkno
   keys.length = 0;
   for (const k in src) if (Object.hasOwn(src, k)) keys.push(k);
   for (const k in fixed) if (Object.hasOwn(fixed, k) && !Object.hasOwn(src, k)) keys.push(k);
-  sortKeys(keys);
+  sortCodeUnits(keys);
   const out: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
@@ -157,24 +157,6 @@ function sortedCopy(value: unknown, flags: CopyFlags, depth: number): unknown {
 }
 
 const NO_FIXED: Record<string, unknown> = Object.freeze({});
-
-/** Insertion sort in code-unit order (`sort()`'s order), quicker for the few keys of an object here. */
-function sortKeys(keys: string[]): void {
-  const n = keys.length;
-  if (n > 16) {
-    keys.sort();
-    return;
-  }
-  for (let i = 1; i < n; i++) {
-    const k = keys[i]!;
-    let j = i - 1;
-    while (j >= 0 && keys[j]! > k) {
-      keys[j + 1] = keys[j]!;
-      j--;
-    }
-    keys[j + 1] = k;
-  }
-}
 
 function parseVm(input: unknown, where: string): VMState {
   if (!isPlainObject(input)) throw bad(where, 'an object');

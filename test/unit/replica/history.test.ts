@@ -21,7 +21,7 @@ import type { Store } from '../../../src/replica/ports.js';
 import { auditKey } from '../../../src/replica/audit-log.js';
 import { CrdtService } from '../../../src/replica/crdt-service.js';
 import { decodeRecord, encodeRecord, RecordKind } from '../../../src/replica/record-codec.js';
-import { Replica } from '../../../src/replica/replica.js';
+import { Replica, type ReplicaObserver } from '../../../src/replica/replica.js';
 import { createResolver } from '../../../src/replica/resolver.js';
 import { createCluster, vm } from '../../support/cluster.js';
 
@@ -33,6 +33,24 @@ async function historyKinds(store: Store, resourceId: string): Promise<number[]>
 }
 
 const json = (vs: readonly Version[]): string[] => vs.map((v) => canonicalJson(versionToJSON(v)));
+
+/** A started replica `n1` on `store` (production policy), reporting store errors to `observer`. */
+async function openReplica(store: Store, observer?: ReplicaObserver): Promise<Replica> {
+  const clock = new ManualClock();
+  const replica = new Replica(
+    { nodeId: 'n1' },
+    {
+      store,
+      transport: new MemoryNetwork({ clock, random: new SeededRandom(1) }).join('n1'),
+      clock,
+      hypervisor: new FakeHypervisor(),
+      resolver: createResolver({ policy: () => policyPresets.production }),
+      ...(observer ? { observer } : {}),
+    },
+  );
+  await replica.start();
+  return replica;
+}
 
 async function keys(store: Store, sublevel: 'history' | 'versions' | 'meta', prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -145,18 +163,7 @@ describe('Replica: version history', () => {
       { type: 'put', sublevel: 'versions', key: 'vm/vm-1', value: encodeRecord(RecordKind.versionSet, { versions: [versionToJSON(v3)] }) },
       { type: 'put', sublevel: 'history', key: 'vm/vm-1', value: encodeRecord(RecordKind.history, [versionToJSON(v1), versionToJSON(v2)]) },
     ]);
-    const clock = new ManualClock();
-    const replica = new Replica(
-      { nodeId: 'n1' },
-      {
-        store,
-        transport: new MemoryNetwork({ clock, random: new SeededRandom(1) }).join('n1'),
-        clock,
-        hypervisor: new FakeHypervisor(),
-        resolver: createResolver({ policy: () => policyPresets.production }),
-      },
-    );
-    await replica.start();
+    const replica = await openReplica(store);
     expect(await keys(store, 'history')).toEqual(['vm/vm-1\u0000000000000000', 'vm/vm-1\u0000000000000001']);
     expect(await keys(store, 'meta', 'history-format')).toEqual(['history-format']);
     expect(ids(await replica.loadHistory('vm/vm-1'))).toEqual([v1.id, v2.id]);
@@ -231,23 +238,8 @@ describe('Replica: version history', () => {
   it('reports a history chain broken by a missing audit entry, naming it, and serves the history after the break', async () => {
     const store = new MemoryStore();
     await store.open();
-    const clock = new ManualClock();
     const errors: string[] = [];
-    const open = async (): Promise<Replica> => {
-      const replica = new Replica(
-        { nodeId: 'n1' },
-        {
-          store,
-          transport: new MemoryNetwork({ clock, random: new SeededRandom(1) }).join('n1'),
-          clock,
-          hypervisor: new FakeHypervisor(),
-          resolver: createResolver({ policy: () => policyPresets.production }),
-          observer: { storeError: (err) => errors.push(err instanceof Error ? err.message : String(err)) },
-        },
-      );
-      await replica.start();
-      return replica;
-    };
+    const open = (): Promise<Replica> => openReplica(store, { storeError: (err) => errors.push(err instanceof Error ? err.message : String(err)) });
     let replica = await open();
     const written: Version[] = [];
     for (let i = 0; i < 4; i++) written.push(await replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
