@@ -1149,22 +1149,24 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
   /**
    * Read a resource's whole history (at most `historyLimit` versions) into memory, where it stays
    * until a write trims it: walking back the audit entries that recorded its sets (see
-   * {@link ResourceState}), then the copied entries older than them. Entries written before the read
-   * began are in the store once `pendingWrites` has settled; versions superseded during the read are
-   * in memory, which is not trimmed while a read is in flight. A broken link (an audit entry missing
-   * or undecodable, a version it lacks) ends the walk there and is reported; the rest is served.
+   * {@link ResourceState}), then the copied entries older than them. The walk starts from the set
+   * current when the read begins, whose audit entry is in the store once the writes handed to it so
+   * far (`pendingWrites`) have settled; versions superseded during the read are in memory, which is
+   * not trimmed while a read is in flight. A broken link (an audit entry missing or undecodable, a
+   * version it lacks) ends the walk there and is reported; the rest is served.
    */
   private async readHistory(resourceId: string, rs: ResourceState): Promise<void> {
     if (rs.histAll) return;
     rs.loading++;
     const bad: StoreOp[] = [];
     try {
+      // The audit chain, from the entry that recorded the current set (taken before waiting: a write
+      // issued meanwhile records a set whose entry may not be in the store yet).
+      let later = new Set(rs.versions.map((v) => v.id));
+      let at = rs.auditSeq;
       await settled(this.pendingWrites);
       const limit = this.opts.historyLimit;
       const newestFirst: Version[] = [];
-      // The audit chain, from the entry that recorded the current set.
-      let later = new Set(rs.versions.map((v) => v.id));
-      let at = rs.auditSeq;
       let chainEnded = at === 0;
       let entry = at > 0 ? await this.chainEntry(resourceId, at) : undefined;
       while (entry !== undefined && newestFirst.length < limit) {

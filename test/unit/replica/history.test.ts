@@ -235,6 +235,34 @@ describe('Replica: version history', () => {
     expect(json(await n1.replica.loadHistory('vm/vm-1'))).toEqual(json([v1, v2]));
   });
 
+  it('reads the history while writes of the resource are still on their way to the store', async () => {
+    // A store whose writes land a turn of the event loop later (in order), as LevelDB's group commit does.
+    const inner = new MemoryStore();
+    await inner.open();
+    const store: Store = Object.assign(Object.create(inner) as MemoryStore, {
+      write: (ops: Parameters<Store['write']>[0]) =>
+        new Promise<void>((resolve, reject) =>
+          setImmediate(() => {
+            inner.write(ops).then(resolve, reject);
+          }),
+        ),
+    });
+    const errors: string[] = [];
+    let replica = await openReplica(store, { storeError: (err) => errors.push(String(err)) });
+    const written: Version[] = [];
+    for (let i = 0; i < 3; i++) written.push(await replica.putVm(vm('vm-1', { cpu_allocation: i + 1 })));
+    await replica.stop();
+    replica = await openReplica(store, { storeError: (err) => errors.push(String(err)) });
+    // The read waits for the writes handed to the store before it began; a write issued meanwhile is
+    // not in the store yet when the read starts walking.
+    const read = replica.loadHistory('vm/vm-1');
+    const later = replica.putVm(vm('vm-1', { cpu_allocation: 9 }));
+    const [history] = await Promise.all([read, later]);
+    expect(errors).toEqual([]);
+    expect(ids(history)).toEqual(ids(written));
+    await replica.stop();
+  });
+
   it('reports a history chain broken by a missing audit entry, naming it, and serves the history after the break', async () => {
     const store = new MemoryStore();
     await store.open();
