@@ -59,6 +59,30 @@ describe('LevelStore', () => {
     await store.close();
   });
 
+  it('acknowledges writes in the order they were made, also when a later batch commits while an earlier one is still being acknowledged', async () => {
+    const store = new LevelStore({ dir: freshDir(), ackSlice: 1 });
+    await store.open();
+    const value = new Uint8Array(10);
+    const order: number[] = [];
+    const put = (i: number) =>
+      store.write([{ type: 'put', sublevel: 'versions', key: `vm/${i}`, value }]).then(() => {
+        order.push(i);
+        // Each acknowledged writer works a while: the first group's acknowledgements span many turns.
+        const until = performance.now() + 0.2;
+        while (performance.now() < until);
+      });
+    const first = put(0); // alone in the first batch; 1-200 queue behind it and share the second
+    const group = Array.from({ length: 200 }, (_, i) => put(i + 1));
+    await first;
+    // The second batch is in flight: these share a third, which commits long before the second's
+    // 200 acknowledgements (one per turn, 0.2 ms each) are through.
+    const late = Array.from({ length: 5 }, (_, i) => put(201 + i));
+    await Promise.all([...group, ...late]);
+    expect(store.syncedBatches).toBe(3);
+    expect(order).toEqual(Array.from({ length: 206 }, (_, i) => i));
+    await store.close();
+  });
+
   it('writes one synced batch per write with group commit off', async () => {
     const store = new LevelStore({ dir: freshDir(), groupCommit: false });
     await store.open();

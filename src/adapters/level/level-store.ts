@@ -35,12 +35,17 @@ export const DEFAULT_ACK_SLICE = 64;
 export const DEFAULT_WRITE_BUFFER = 16 * 1024 * 1024;
 
 interface PendingWrite {
-  readonly ops: readonly StoreOp[];
+  /** Dropped once copied into a batch (the batch holds the bytes; they need not live until acknowledged). */
+  ops: readonly StoreOp[];
   /** Must be synced before it resolves (a group is synced if any of its writes must be). */
   readonly sync: boolean;
+  /** Set once it has failed (it is then rejected in its turn, not resolved). */
+  failure?: { readonly error: unknown };
   resolve(): void;
   reject(err: unknown): void;
 }
+
+const NO_OPS: readonly StoreOp[] = Object.freeze([]);
 
 type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>;
 
@@ -59,9 +64,9 @@ const RANGE_BATCH = 1000;
  * were a whole batch resumed at once, the batch in flight meanwhile would complete unnoticed until
  * the burst ends, and the writers would split into one large and one tiny group that take turns,
  * the large one waiting on the disk while the event loop idles (measured: 255 and 1 of 256 writers,
- * 10-15% of the loop idle). So a batch's writes are acknowledged `ackSlice` per turn of the event
- * loop: between slices the loop sees the batch in flight complete and starts the next one with the
- * writes queued so far, and the groups stay balanced.
+ * 10-15% of the loop idle). So committed writes are acknowledged `ackSlice` per turn of the event
+ * loop, in the order they were made: between slices the loop sees the batch in flight complete and
+ * starts the next one with the writes queued so far, and the groups stay balanced.
  */
 export class LevelStore implements Store {
   private readonly db: Level<string, Uint8Array>;
@@ -75,6 +80,11 @@ export class LevelStore implements Store {
   private readonly groupCommit: boolean;
   private readonly maxBatchOps: number;
   private readonly ackSlice: number;
+  /** Committed writes to acknowledge, in order: `acks[ackedTo..]` are still waiting. */
+  private readonly acks: PendingWrite[] = [];
+  private ackedTo = 0;
+  /** A slice of acknowledgements is scheduled. */
+  private acking = false;
   /** Synced batches written so far (observability and tests of group commit). */
   syncedBatches = 0;
   /** Batches written without a sync (only `sync: false` writes in them). */
@@ -184,9 +194,10 @@ export class LevelStore implements Store {
         let batch: ReturnType<typeof this.db.batch>;
         try {
           batch = this.buildBatch(group);
+          for (const w of group) w.ops = NO_OPS;
         } catch (err) {
           // A malformed operation fails its whole group (nothing of it is written), not the store.
-          for (const w of group) w.reject(err);
+          this.acknowledge(group, { error: err });
           continue;
         }
         try {
@@ -196,26 +207,44 @@ export class LevelStore implements Store {
           this.acknowledge(group);
         } catch (err) {
           const wrapped = new StoreWriteError(`synced write to ${this.dir} failed: ${describe(err)}`, { dir: this.dir }, { cause: err });
-          for (const w of group) w.reject(wrapped);
+          this.acknowledge(group, { error: wrapped });
         }
       }
     } catch (err) {
-      for (const w of this.queue.splice(0)) w.reject(err);
+      this.acknowledge(this.queue.splice(0), { error: err });
     } finally {
       this.flushing = undefined;
     }
   }
 
-  /** Resolve a committed group's writes in order, {@link ackSlice} now and as many per later turn of the event loop. */
-  private acknowledge(group: readonly PendingWrite[]): void {
-    let at = 0;
-    const slice = (): void => {
-      const end = Math.min(group.length, at + this.ackSlice);
-      for (; at < end; at++) group[at]!.resolve();
-      if (at < group.length) setImmediate(slice);
-    };
-    slice();
+  /**
+   * Settle a group's writes (resolved, or rejected with `failure.error`) after those of earlier
+   * groups still waiting: writes are settled in the order they were made, {@link ackSlice} per turn of
+   * the event loop.
+   */
+  private acknowledge(group: readonly PendingWrite[], failure?: { readonly error: unknown }): void {
+    for (const w of group) {
+      if (failure) w.failure = failure;
+      this.acks.push(w);
+    }
+    if (!this.acking) this.ackSliceNow();
   }
+
+  private readonly ackSliceNow = (): void => {
+    const end = Math.min(this.acks.length, this.ackedTo + this.ackSlice);
+    while (this.ackedTo < end) {
+      const w = this.acks[this.ackedTo++]!;
+      if (w.failure === undefined) w.resolve();
+      else w.reject(w.failure.error);
+    }
+    this.acking = this.ackedTo < this.acks.length;
+    if (this.acking) {
+      setImmediate(this.ackSliceNow);
+    } else {
+      this.acks.length = 0;
+      this.ackedTo = 0;
+    }
+  };
 
   /**
    * One chained batch on the root database, keys prefixed with their sublevel's prefix here (the
