@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { canonicalJson, sha256Hex } from '../core/codec/canonical.js';
-import { decodeRecord, decodeRecordText, encodeRecordText, RECORD_HEADER, RecordKind, recordDraft, sealRecordDraft, utf8Bound } from './record-codec.js';
+import { decodeRecord, decodeRecordText, encodeRecordText, RECORD_HEADER, RecordKind, recordDraft, sealRecordDraft, utf8Room } from './record-codec.js';
 import type { Store, StoreOp } from './ports.js';
 import { CorruptRecordError } from './store-errors.js';
 
@@ -123,11 +123,9 @@ export class AuditLog {
     // The entry's text is written once, into its record; the hash input (prev + "\n" + that text up to
     // the hash field) is hashed in place: `prev` and the newline sit in the bytes just before the text,
     // which the record's header overwrites afterwards.
-    // The text's size is bounded, not measured (see utf8Bound); the prefix's must be exact.
+    // The text's size is bounded, not measured (see utf8Room); the prefix's must be exact.
     const prefix = Buffer.byteLength(prev, 'utf8') + 1;
-    let textBound = utf8Bound(head) + utf8Bound(tail);
-    for (const p of dataParts) textBound += utf8Bound(p);
-    const draft = recordDraft(Math.max(0, prefix - RECORD_HEADER), textBound + HASH_TAIL);
+    const draft = recordDraft(Math.max(0, prefix - RECORD_HEADER), utf8Room(dataParts, head, tail) + HASH_TAIL);
     const { buf } = draft;
     let end = draft.at - prefix;
     end += buf.write(prev, end, 'utf8');

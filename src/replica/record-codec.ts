@@ -44,7 +44,7 @@ export function encodeRecord(kind: RecordKind, payload: unknown): Uint8Array {
 
 /** Encode a record whose payload is already JSON text (the caller vouches that it is valid JSON). */
 export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
-  const buf = allocRecord(HEADER + utf8Bound(json));
+  const buf = allocRecord(HEADER + utf8Room(NO_TEXTS, json));
   return seal(buf, HEADER + buf.write(json, HEADER, 'utf8'), kind);
 }
 
@@ -54,22 +54,28 @@ export function encodeRecordText(kind: RecordKind, json: string): Uint8Array {
  * text is never built.
  */
 export function encodeRecordParts(kind: RecordKind, parts: readonly string[]): Uint8Array {
-  let bound = HEADER;
-  for (const p of parts) bound += utf8Bound(p);
-  const buf = allocRecord(bound);
+  const buf = allocRecord(HEADER + utf8Room(parts));
   let at = HEADER;
   for (const p of parts) at += buf.write(p, at, 'utf8');
   return seal(buf, at, kind);
 }
 
 /**
- * At least the UTF-8 size of `s`: 3 bytes a UTF-16 unit (a surrogate pair is 4 bytes for 2 units), so
- * the text is written once, without measuring it first; what is not used goes back to the slab. A text
- * too large for a slab is measured exactly (it gets a buffer of its own).
+ * Room for the UTF-8 of `texts`, `a` and `b`, one after the other: 3 bytes a UTF-16 unit (a surrogate
+ * pair is 4 bytes for 2 units), so they are written once, not measured first; what is not used goes
+ * back to the slab. Texts too large for a slab record are measured exactly (they get a buffer of their
+ * own, which should not be three times too large).
  */
-export function utf8Bound(s: string): number {
-  return s.length * 3 <= SLAB_MAX_RECORD ? s.length * 3 : Buffer.byteLength(s, 'utf8');
+export function utf8Room(texts: readonly string[], a = '', b = ''): number {
+  let units = a.length + b.length;
+  for (const t of texts) units += t.length;
+  if (units * 3 <= SLAB_MAX_RECORD) return units * 3;
+  let bytes = Buffer.byteLength(a, 'utf8') + Buffer.byteLength(b, 'utf8');
+  for (const t of texts) bytes += Buffer.byteLength(t, 'utf8');
+  return bytes;
 }
+
+const NO_TEXTS: readonly string[] = [];
 
 /**
  * A record whose payload is written into the buffer by the caller: the buffer has `before` spare bytes,

@@ -181,7 +181,6 @@ function historyKey(resourceId: string, seq: number): string {
   return `${resourceId}\u0000${String(seq).padStart(HISTORY_SEQ_DIGITS, '0')}`;
 }
 
-
 /**
  * A version's JSON text, the document versionToJSON gives (same fields, same order; the clock's
  * entries sorted by node id), written directly rather than through an intermediate object:
@@ -206,6 +205,11 @@ function priorField(prior: number): { prior?: number } {
 }
 
 function ignore(): void {}
+
+/** What an async function that threw `err` would return. */
+function rejection(err: unknown): Promise<never> {
+  return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+}
 
 /** Wait until a promise settles, whichever way. */
 function settled(p: Promise<unknown>): Promise<void> {
@@ -355,7 +359,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     try {
       parsed = parseVmStateText(vm);
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return rejection(err);
     }
     return this.write(`vm/${parsed.state.id}`, parsed.state, options, parsed.text) as Promise<Version<VMState>>;
   }
@@ -378,7 +382,7 @@ export class Replica extends TypedEmitter<ReplicaEvents> {
     try {
       written = this.writeLocal(resourceId, data, options, vmText);
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return rejection(err);
     }
     return this.acknowledge(written.version, written.json, written.durable);
   }

@@ -145,6 +145,17 @@ describe('record codec', () => {
     }
   });
 
+  it('gives a record too large for a slab a buffer of exactly its size, whatever its characters', () => {
+    for (const text of ['a'.repeat(20_000), 'ü😀'.repeat(4_000), 'x'.repeat(15_000) + 'é'.repeat(1_000)]) {
+      const json = JSON.stringify({ text });
+      for (const rec of [encodeRecordText(RecordKind.checkpoint, json), encodeRecordParts(RecordKind.checkpoint, [json.slice(0, 7), json.slice(7)])]) {
+        expect(rec.length).toBe(RECORD_HEADER + Buffer.byteLength(json, 'utf8'));
+        expect(rec.buffer.byteLength).toBe(rec.length);
+        expect(decodeRecordText(rec, RecordKind.checkpoint, 'checkpoints', 'k')).toBe(json);
+      }
+    }
+  });
+
   it('round-trips and rejects wrong kind, flipped bits and truncation with the key named', () => {
     const rec = encodeRecord(RecordKind.versionSet, { a: [1, 2, 3] });
     expect(decodeRecord(rec, RecordKind.versionSet, 'versions', 'vm/x')).toEqual({ a: [1, 2, 3] });
